@@ -1,0 +1,154 @@
+/* esc — terminal and JSON escapers; contract in include/esc.h. */
+#include "esc.h"
+
+#include <string.h>
+
+static const char hexdig[] = "0123456789abcdef";
+
+size_t utf8_seq_len(const uint8_t *p, size_t avail)
+{
+	uint8_t c = p[0];
+	if (c < 0x80)
+		return 1;
+	size_t n;
+	uint32_t cp;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (avail < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+int utf8_valid(const void *vp, size_t n)
+{
+	const uint8_t *p = vp;
+	size_t i = 0;
+	while (i < n) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		size_t k = utf8_seq_len(p + i, n - i);
+		if (!k)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
+static void add_hex(struct sbuf *out, const char *pre, uint8_t b)
+{
+	char t[8];
+	size_t k = strlen(pre);
+	memcpy(t, pre, k);
+	t[k] = hexdig[b >> 4];
+	t[k + 1] = hexdig[b & 15];
+	sbuf_add(out, t, k + 2);
+}
+
+void esc_tty(struct sbuf *out, const void *vp, size_t n)
+{
+	const uint8_t *p = vp;
+	size_t i = 0;
+	sbuf_reserve(out, n);
+	while (i < n) {
+		uint8_t c = p[i];
+		if (c >= 0x20 && c < 0x7f) {
+			size_t j = i;
+			while (j < n && p[j] >= 0x20 && p[j] < 0x7f && p[j] != '\\')
+				j++;
+			if (j > i) {
+				sbuf_add(out, p + i, j - i);
+				i = j;
+				continue;
+			}
+			sbuf_add(out, "\\\\", 2); /* the backslash itself */
+			i++;
+			continue;
+		}
+		if (c >= 0x80) {
+			size_t k = utf8_seq_len(p + i, n - i);
+			/* C1 controls U+0080..U+009F are encoded c2 80..c2 9f */
+			if (k && !(k == 2 && c == 0xc2 && p[i + 1] < 0xa0)) {
+				sbuf_add(out, p + i, k);
+				i += k;
+				continue;
+			}
+		}
+		add_hex(out, "\\x", c);
+		i++;
+	}
+}
+
+void esc_json(struct sbuf *out, const void *vp, size_t n)
+{
+	const uint8_t *p = vp;
+	size_t i = 0;
+	sbuf_reserve(out, n);
+	while (i < n) {
+		uint8_t c = p[i];
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			size_t j = i + 1;
+			while (j < n && p[j] >= 0x20 && p[j] < 0x80 && p[j] != '"' && p[j] != '\\')
+				j++;
+			sbuf_add(out, p + i, j - i);
+			i = j;
+			continue;
+		}
+		switch (c) {
+		case '"': sbuf_add(out, "\\\"", 2); i++; continue;
+		case '\\': sbuf_add(out, "\\\\", 2); i++; continue;
+		case '\n': sbuf_add(out, "\\n", 2); i++; continue;
+		case '\r': sbuf_add(out, "\\r", 2); i++; continue;
+		case '\t': sbuf_add(out, "\\t", 2); i++; continue;
+		default: break;
+		}
+		if (c < 0x20) {
+			add_hex(out, "\\u00", c);
+			i++;
+			continue;
+		}
+		size_t k = utf8_seq_len(p + i, n - i);
+		if (k) {
+			sbuf_add(out, p + i, k);
+			i += k;
+		} else {
+			add_hex(out, "\\udc", c); /* surrogateescape: lossless */
+			i++;
+		}
+	}
+}
+
+void esc_json_strn(struct sbuf *out, const void *p, size_t n)
+{
+	sbuf_addc(out, '"');
+	esc_json(out, p, n);
+	sbuf_addc(out, '"');
+}
+
+void esc_json_str(struct sbuf *out, const char *s)
+{
+	if (!s) {
+		sbuf_add(out, "null", 4);
+		return;
+	}
+	esc_json_strn(out, s, strlen(s));
+}

@@ -1,0 +1,34 @@
+/* event — fan-out of events to the registered sinks. */
+#include "event.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+void event_bus_add(struct event_bus *bus, struct sink *s)
+{
+	if (bus->n >= EVENT_BUS_MAX) {
+		fputs("smtpscope: too many outputs\n", stderr);
+		abort();
+	}
+	bus->sinks[bus->n++] = s;
+}
+
+void event_bus_emit(struct event_bus *bus, const struct event *ev)
+{
+	for (int i = 0; i < bus->n; i++)
+		bus->sinks[i]->ops->emit(bus->sinks[i], ev);
+}
+
+void event_bus_flush(struct event_bus *bus)
+{
+	for (int i = 0; i < bus->n; i++)
+		if (bus->sinks[i]->ops->flush)
+			bus->sinks[i]->ops->flush(bus->sinks[i]);
+}
+
+void event_bus_close(struct event_bus *bus)
+{
+	for (int i = 0; i < bus->n; i++)
+		bus->sinks[i]->ops->close(bus->sinks[i]);
+	bus->n = 0;
+}
