@@ -1,0 +1,48 @@
+/* analyzer — wires the pipeline stages together: frames from the capture go
+ * through decode and the flow table; each flow's bytes go to the SMTP
+ * dissector (and to the stream dumper when asked); message bytes go to the
+ * header parser; finished transactions get their findings; everything leaves
+ * as events on the bus. Owns no output format. */
+#ifndef SMTPSCOPE_ANALYZER_H
+#define SMTPSCOPE_ANALYZER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "capture.h"
+#include "decode.h"
+#include "event.h"
+#include "flow.h"
+
+struct analyzer_opts {
+	bool        smtp;              /* run the SMTP dissector on tracked flows */
+	const char *dump_dir;          /* --dump-streams DIR, or NULL */
+	bool        show_secrets;      /* --show-secrets */
+	bool        strict_alignment;  /* --strict-alignment */
+	struct flow_config flow;       /* ports, timeouts, caps */
+};
+
+struct analyzer;
+
+/* linktype from capture_linktype(). Returns NULL (err filled) on failure. */
+struct analyzer *analyzer_new(const struct analyzer_opts *o, int linktype, struct event_bus *bus,
+                              char *err, size_t errlen);
+/* One captured frame. */
+void analyzer_packet(struct analyzer *a, const struct capture_pkt *pkt);
+/* Time passes (live capture without packets): expire idle flows. */
+void analyzer_tick(struct analyzer *a, uint64_t now_us);
+/* End of input: close every flow. */
+void analyzer_finish(struct analyzer *a);
+void analyzer_free(struct analyzer *a);
+
+struct analyzer_stats {
+	uint64_t packets;        /* frames seen */
+	uint64_t bytes;          /* frame bytes seen */
+	uint64_t first_ts_us, last_ts_us;
+	struct decode_stats decode;
+	struct flow_stats flow;
+	uint64_t dump_errors;    /* --dump-streams write failures */
+};
+void analyzer_stats(const struct analyzer *a, struct analyzer_stats *out);
+
+#endif

@@ -1,0 +1,57 @@
+/* capture — the only user of <pcap.h>. Opens a capture file (pcap or pcapng)
+ * or a live interface, applies an optional BPF filter, and hands out packets
+ * in bounded batches. Exposes the selectable fd so one poll() loop can serve
+ * capture and keyboard alike. */
+#ifndef SMTPSCOPE_CAPTURE_H
+#define SMTPSCOPE_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct capture;
+
+struct capture_pkt {
+	uint64_t ts_us;        /* timestamp, microseconds since the epoch */
+	uint32_t caplen;       /* bytes captured */
+	uint32_t wirelen;      /* bytes on the wire */
+	const uint8_t *data;   /* borrowed from libpcap for the callback only */
+};
+
+typedef void (*capture_cb)(void *user, const struct capture_pkt *pkt);
+
+/* Open a file ("-" is standard input). On failure returns NULL and writes a
+ * one-line reason into err. */
+struct capture *capture_open_file(const char *path, char *err, size_t errlen);
+/* Open a live interface: full snaplen, immediate mode, promiscuous. */
+struct capture *capture_open_live(const char *iface, char *err, size_t errlen);
+/* Compile and install a BPF filter; 0 on success, -1 with err filled. */
+int capture_set_filter(struct capture *c, const char *expr, char *err, size_t errlen);
+int capture_linktype(const struct capture *c);
+const char *capture_linktype_name(const struct capture *c);
+/* Selectable fd for poll(), -1 when there is none (files). */
+int capture_fd(const struct capture *c);
+/* Process up to max packets (max <= 0: a libpcap buffer's worth).
+ * Returns the number processed (>= 0), or:
+ *   CAPTURE_EOF    the file ended cleanly,
+ *   CAPTURE_ERROR  reading failed; capture_error() says why (a damaged file). */
+enum { CAPTURE_EOF = -1, CAPTURE_ERROR = -2 };
+int capture_dispatch(struct capture *c, int max, capture_cb cb, void *user);
+const char *capture_error(const struct capture *c);
+/* Ask a running capture_dispatch() to return early (signal-safe). */
+void capture_breakloop(struct capture *c);
+
+struct capture_stats {
+	bool     valid;        /* live capture: counters from pcap_stats() */
+	uint64_t received;     /* packets received by the filter */
+	uint64_t dropped;      /* dropped by the kernel (buffer full) */
+	uint64_t if_dropped;   /* dropped by the interface/driver */
+	uint64_t packets;      /* packets handed to the callback */
+	uint64_t bytes;        /* bytes captured (caplen) */
+	uint64_t file_bytes;   /* bytes of the file read so far (files only) */
+	uint64_t file_size;    /* total size of the file (files only, 0 if unknown) */
+};
+void capture_stats(struct capture *c, struct capture_stats *out);
+void capture_close(struct capture *c);
+
+#endif

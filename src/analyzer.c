@@ -1,0 +1,267 @@
+/* analyzer — pipeline wiring; contract in include/analyzer.h.
+ *
+ *   capture_pkt -> decoder_frame -> flow_table_packet -> hooks:
+ *       open  -> per-flow app {smtp session, stream dump}
+ *       data  -> smtp_session_data / dump
+ *       gap   -> smtp_session_gap / dump ('\0' bytes)
+ *       close -> smtp_session_close, EV_FLOW_END
+ */
+#include "analyzer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "msgwire.h"
+#include "sbuf.h"
+#include "smtp.h"
+
+#define DUMP_FLUSH_AT (64u << 10) /* buffered stream bytes per direction before a write */
+
+struct dump {
+	struct sbuf buf[2];     /* pending bytes per direction */
+	bool created[2];        /* file created (truncated) already */
+};
+
+struct flow_app {
+	const struct flow_info *fi;/* the flow (valid until close) */
+	struct smtp_session *smtp; /* NULL when not dissecting */
+	struct dump *dump;         /* NULL without --dump-streams */
+};
+
+struct analyzer {
+	struct analyzer_opts o;
+	struct event_bus *bus;
+	struct decoder *dec;
+	struct flow_table *flows;
+	struct smtp_config smtp_cfg;
+	struct msgwire *msg;        /* header parsing + verdicts for messages */
+	struct analyzer_stats st;
+	uint64_t last_expire_us;    /* packet time of the last expiry pass */
+	int dump_dirfd;             /* --dump-streams directory */
+	FILE *dump_index;           /* DIR/index.tsv */
+};
+
+/* ---- stream dump (--dump-streams) ---------------------------------------- */
+
+static void dump_write(struct analyzer *a, uint64_t id, int dir, struct dump *d)
+{
+	char name[64];
+	snprintf(name, sizeof name, "f%llu.%s", (unsigned long long)id, dir == FLOW_C2S ? "c2s" : "s2c");
+	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (d->created[dir] ? O_APPEND : O_TRUNC);
+	int fd = openat(a->dump_dirfd, name, flags, 0644);
+	if (fd < 0) {
+		a->st.dump_errors++;
+		sbuf_clear(&d->buf[dir]);
+		return;
+	}
+	d->created[dir] = true;
+	size_t off = 0;
+	while (off < d->buf[dir].len) {
+		ssize_t w = write(fd, d->buf[dir].buf + off, d->buf[dir].len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			a->st.dump_errors++;
+			break;
+		}
+		off += (size_t)w;
+	}
+	close(fd);
+	sbuf_clear(&d->buf[dir]);
+}
+
+static void dump_bytes(struct analyzer *a, const struct flow_info *fi, struct dump *d, int dir,
+                       const uint8_t *p, size_t n)
+{
+	sbuf_add(&d->buf[dir], p, n);
+	if (d->buf[dir].len >= DUMP_FLUSH_AT)
+		dump_write(a, fi->id, dir, d);
+}
+
+static void dump_zeros(struct analyzer *a, const struct flow_info *fi, struct dump *d, int dir, uint64_t n)
+{
+	static const uint8_t zeros[4096];
+	while (n) {
+		size_t k = n < sizeof zeros ? (size_t)n : sizeof zeros;
+		dump_bytes(a, fi, d, dir, zeros, k);
+		n -= k;
+	}
+}
+
+static void dump_close(struct analyzer *a, const struct flow_info *fi, struct dump *d)
+{
+	for (int dir = 0; dir < 2; dir++) {
+		dump_write(a, fi->id, dir, d);
+		sbuf_free(&d->buf[dir]);
+	}
+	char ca[64], sa[64];
+	endpoint_addr_str(&fi->client, ca, sizeof ca);
+	endpoint_addr_str(&fi->server, sa, sizeof sa);
+	fprintf(a->dump_index, "%llu\t%s\t%u\t%s\t%u\t%llu\t%llu\t%u\t%u\t%s\n", (unsigned long long)fi->id, ca,
+	        (unsigned)fi->client.port, sa, (unsigned)fi->server.port, (unsigned long long)fi->bytes[0],
+	        (unsigned long long)fi->bytes[1], fi->gaps[0], fi->gaps[1], flow_end_str(fi->end));
+	free(d);
+}
+
+/* ---- flow hooks ------------------------------------------------------------ */
+
+static void *hook_open(void *user, const struct flow_info *fi)
+{
+	struct analyzer *a = user;
+	if (!a->o.smtp && !a->o.dump_dir)
+		return NULL;
+	struct flow_app *app = xcalloc(1, sizeof *app);
+	app->fi = fi;
+	if (a->o.smtp)
+		app->smtp = smtp_session_new(&a->smtp_cfg, a->bus, fi, fi->first_ts_us);
+	if (a->o.dump_dir)
+		app->dump = xcalloc(1, sizeof *app->dump);
+	return app;
+}
+
+static void hook_data(void *user, void *vapp, int dir, const uint8_t *p, size_t n, uint64_t ts)
+{
+	struct analyzer *a = user;
+	struct flow_app *app = vapp;
+	if (!app)
+		return;
+	if (app->smtp)
+		smtp_session_data(app->smtp, dir, p, n, ts);
+	if (app->dump)
+		dump_bytes(a, app->fi, app->dump, dir, p, n);
+}
+
+static void hook_gap(void *user, void *vapp, int dir, uint64_t len, uint64_t ts)
+{
+	struct analyzer *a = user;
+	struct flow_app *app = vapp;
+	if (!app)
+		return;
+	if (app->smtp)
+		smtp_session_gap(app->smtp, dir, len, ts);
+	if (app->dump)
+		dump_zeros(a, app->fi, app->dump, dir, len);
+}
+
+static void hook_close(void *user, void *vapp, const struct flow_info *fi, uint64_t ts)
+{
+	struct analyzer *a = user;
+	struct flow_app *app = vapp;
+	if (app) {
+		if (app->smtp) {
+			smtp_session_close(app->smtp, ts);
+			smtp_session_free(app->smtp);
+		}
+		if (app->dump)
+			dump_close(a, fi, app->dump);
+		free(app);
+	} else if (a->o.dump_dir) {
+		/* a flow that never carried a byte still gets its (empty) files */
+		struct dump *d = xcalloc(1, sizeof *d);
+		dump_close(a, fi, d);
+	}
+	struct event ev = { .type = EV_FLOW_END, .ts_us = ts, .flow = fi };
+	event_bus_emit(a->bus, &ev);
+}
+
+/* ---- public ---------------------------------------------------------------- */
+
+struct analyzer *analyzer_new(const struct analyzer_opts *o, int linktype, struct event_bus *bus,
+                              char *err, size_t errlen)
+{
+	if (!decoder_linktype_supported(linktype)) {
+		snprintf(err, errlen, "link-layer type %d is not supported", linktype);
+		return NULL;
+	}
+	struct analyzer *a = xcalloc(1, sizeof *a);
+	a->o = *o;
+	a->bus = bus;
+	a->dump_dirfd = -1;
+	if (o->dump_dir) {
+		if (mkdir(o->dump_dir, 0755) != 0 && errno != EEXIST) {
+			snprintf(err, errlen, "--dump-streams %s: %s", o->dump_dir, strerror(errno));
+			free(a);
+			return NULL;
+		}
+		a->dump_dirfd = open(o->dump_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (a->dump_dirfd < 0) {
+			snprintf(err, errlen, "--dump-streams %s: %s", o->dump_dir, strerror(errno));
+			free(a);
+			return NULL;
+		}
+		int ifd = openat(a->dump_dirfd, "index.tsv", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (ifd < 0) {
+			snprintf(err, errlen, "--dump-streams %s: %s", o->dump_dir,
+			         errno == EEXIST ? "already holds a dump (index.tsv); choose an empty directory"
+			                         : strerror(errno));
+			close(a->dump_dirfd);
+			free(a);
+			return NULL;
+		}
+		a->dump_index = fdopen(ifd, "w");
+		fputs("id\tclient_ip\tclient_port\tserver_ip\tserver_port\tbytes_c2s\tbytes_s2c\tgaps_c2s\tgaps_s2c\tend\n",
+		      a->dump_index);
+	}
+	a->dec = decoder_new(linktype);
+	a->msg = msgwire_new(o->strict_alignment);
+	a->smtp_cfg.show_secrets = o->show_secrets;
+	a->smtp_cfg.msg = msgwire_hooks(a->msg);
+	struct flow_hooks h = { hook_open, hook_data, hook_gap, hook_close, a };
+	a->flows = flow_table_new(&o->flow, &h);
+	return a;
+}
+
+void analyzer_packet(struct analyzer *a, const struct capture_pkt *pkt)
+{
+	a->st.packets++;
+	a->st.bytes += pkt->caplen;
+	if (!a->st.first_ts_us)
+		a->st.first_ts_us = pkt->ts_us;
+	if (pkt->ts_us > a->st.last_ts_us)
+		a->st.last_ts_us = pkt->ts_us;
+	struct pkt_view pv;
+	if (decoder_frame(a->dec, pkt->data, pkt->caplen, pkt->wirelen, pkt->ts_us, &pv) == DECODE_TCP)
+		flow_table_packet(a->flows, &pv);
+	if (pkt->ts_us >= a->last_expire_us + 1000000) {
+		a->last_expire_us = pkt->ts_us;
+		flow_table_expire(a->flows, pkt->ts_us);
+	}
+}
+
+void analyzer_tick(struct analyzer *a, uint64_t now_us)
+{
+	flow_table_expire(a->flows, now_us);
+}
+
+void analyzer_finish(struct analyzer *a)
+{
+	flow_table_close_all(a->flows, a->st.last_ts_us);
+	if (a->dump_index)
+		fflush(a->dump_index);
+}
+
+void analyzer_free(struct analyzer *a)
+{
+	if (!a)
+		return;
+	flow_table_free(a->flows);
+	decoder_free(a->dec);
+	msgwire_free(a->msg);
+	if (a->dump_index)
+		fclose(a->dump_index);
+	if (a->dump_dirfd >= 0)
+		close(a->dump_dirfd);
+	free(a);
+}
+
+void analyzer_stats(const struct analyzer *a, struct analyzer_stats *out)
+{
+	*out = a->st;
+	out->decode = *decoder_stats(a->dec);
+	flow_table_stats(a->flows, &out->flow);
+}

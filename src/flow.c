@@ -1,0 +1,450 @@
+/* flow — the TCP flow table; contract in include/flow.h.
+ *
+ * Layout: a power-of-two array of bucket heads (chained flows), resized as
+ * the table grows, and one LRU list ordered by last activity so that idle
+ * expiry and eviction are O(1) per flow. A flow that ended (FIN/RST) stays in
+ * the table, closed, until it is idle, so late ACKs and retransmissions of
+ * its packets do not create phantom flows; a new SYN with another ISN
+ * replaces it (port reuse). */
+#include "flow.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "decode.h"
+#include "reasm.h"
+#include "sbuf.h"
+
+struct flow {
+	struct flow *hnext;              /* hash chain */
+	struct flow *lru_prev, *lru_next;/* LRU list, head = least recently active */
+	uint64_t hash;                   /* hash of the canonical key */
+	struct flow_info info;           /* what outputs see */
+	struct reasm dir[2];             /* FLOW_C2S, FLOW_S2C */
+	uint32_t isn[2];                 /* SYN sequence numbers (if syn_seen) */
+	bool     syn_dir[2];             /* a SYN was seen in this direction */
+	void    *app;                    /* application state from hooks.open */
+	bool     app_open;               /* hooks.open was called */
+	bool     closed;                 /* hooks.close was called; lingering */
+};
+
+struct flow_table {
+	struct flow_config cfg;
+	struct flow_hooks hooks;
+	struct flow **buckets;           /* bucket heads */
+	size_t nbuckets;                 /* power of two */
+	size_t nflows;                   /* flows in the table (open or lingering) */
+	struct flow *lru_head, *lru_tail;
+	uint64_t seed;                   /* hash seed, random per run (hash flooding) */
+	uint64_t next_id;
+	struct reasm_limits lim;
+	struct flow_stats st;
+	bool     port_set[65536];        /* server ports */
+	/* current context for reasm callbacks */
+	struct flow *cur;
+	int cur_dir;
+	uint64_t cur_ts;
+};
+
+const char *flow_end_str(enum flow_end e)
+{
+	switch (e) {
+	case FLOW_END_NONE: return "open";
+	case FLOW_END_FIN: return "fin";
+	case FLOW_END_RST: return "rst";
+	case FLOW_END_TIMEOUT: return "timeout";
+	case FLOW_END_EOF: return "eof";
+	case FLOW_END_EVICTED: return "evicted";
+	}
+	return "?";
+}
+
+void flow_config_defaults(struct flow_config *c)
+{
+	static const uint16_t ports[] = { 25, 587, 2025 };
+	memset(c, 0, sizeof *c);
+	c->server_ports = ports;
+	c->n_server_ports = 3;
+	c->idle_timeout_us = 300ull * 1000000;
+	c->max_flows = 100000;
+	c->ooo_bytes_per_dir = 1u << 20;
+	c->ooo_segs_per_dir = 1024;
+	c->ooo_bytes_total = 64u << 20;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint64_t load64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* Order-independent hash of the two endpoints. */
+static uint64_t endpoint_hash(uint64_t seed, uint8_t fam, const uint8_t *a, uint16_t pa)
+{
+	uint64_t h = seed ^ fam;
+	h = mix64(h ^ load64(a));
+	if (fam == 6)
+		h = mix64(h ^ load64(a + 8));
+	return mix64(h ^ pa);
+}
+
+static uint64_t key_hash(const struct flow_table *t, const struct pkt_view *pv)
+{
+	uint64_t ha = endpoint_hash(t->seed, pv->family, pv->src, pv->sport);
+	uint64_t hb = endpoint_hash(t->seed, pv->family, pv->dst, pv->dport);
+	return mix64(ha + hb) ^ (ha ^ hb); /* symmetric */
+}
+
+static bool ep_eq(const struct endpoint *e, uint8_t fam, const uint8_t *addr, uint16_t port)
+{
+	return e->family == fam && e->port == port && !memcmp(e->addr, addr, fam == 4 ? 4 : 16);
+}
+
+struct flow_table *flow_table_new(const struct flow_config *cfg, const struct flow_hooks *hooks)
+{
+	struct flow_table *t = xcalloc(1, sizeof *t);
+	t->cfg = *cfg;
+	t->hooks = *hooks;
+	t->nbuckets = 1024;
+	t->buckets = xcalloc(t->nbuckets, sizeof *t->buckets);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t->seed = mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)t);
+	for (size_t i = 0; i < cfg->n_server_ports; i++)
+		t->port_set[cfg->server_ports[i]] = true;
+	t->lim.max_bytes = cfg->ooo_bytes_per_dir;
+	t->lim.max_segs = cfg->ooo_segs_per_dir;
+	t->lim.max_total = cfg->ooo_bytes_total;
+	t->lim.total = &t->st.ooo_bytes;
+	t->lim.total_peak = &t->st.ooo_bytes_peak;
+	return t;
+}
+
+static void lru_unlink(struct flow_table *t, struct flow *f)
+{
+	if (f->lru_prev)
+		f->lru_prev->lru_next = f->lru_next;
+	else
+		t->lru_head = f->lru_next;
+	if (f->lru_next)
+		f->lru_next->lru_prev = f->lru_prev;
+	else
+		t->lru_tail = f->lru_prev;
+	f->lru_prev = f->lru_next = NULL;
+}
+
+static void lru_append(struct flow_table *t, struct flow *f)
+{
+	f->lru_prev = t->lru_tail;
+	f->lru_next = NULL;
+	if (t->lru_tail)
+		t->lru_tail->lru_next = f;
+	else
+		t->lru_head = f;
+	t->lru_tail = f;
+}
+
+static void grow(struct flow_table *t)
+{
+	size_t nb = t->nbuckets * 2;
+	struct flow **b = xcalloc(nb, sizeof *b);
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct flow *f = t->buckets[i];
+		while (f) {
+			struct flow *n = f->hnext;
+			size_t j = f->hash & (nb - 1);
+			f->hnext = b[j];
+			b[j] = f;
+			f = n;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = nb;
+}
+
+/* reasm delivery callbacks: route to the application hooks. */
+static void *app_of(struct flow_table *t, struct flow *f)
+{
+	if (!f->app_open) {
+		f->app_open = true;
+		f->app = t->hooks.open ? t->hooks.open(t->hooks.user, &f->info) : NULL;
+	}
+	return f->app;
+}
+
+static void on_data(void *ctx, const uint8_t *p, size_t n)
+{
+	struct flow_table *t = ctx;
+	struct flow *f = t->cur;
+	f->info.bytes[t->cur_dir] += n;
+	void *app = app_of(t, f);
+	if (t->hooks.data)
+		t->hooks.data(t->hooks.user, app, t->cur_dir, p, n, t->cur_ts);
+}
+
+static void on_gap(void *ctx, uint64_t n)
+{
+	struct flow_table *t = ctx;
+	struct flow *f = t->cur;
+	f->info.gap_bytes[t->cur_dir] += n;
+	f->info.gaps[t->cur_dir]++;
+	void *app = app_of(t, f);
+	if (t->hooks.gap)
+		t->hooks.gap(t->hooks.user, app, t->cur_dir, n, t->cur_ts);
+}
+
+static struct reasm_out out_for(struct flow_table *t, struct flow *f, int dir, uint64_t ts)
+{
+	t->cur = f;
+	t->cur_dir = dir;
+	t->cur_ts = ts;
+	struct reasm_out o = { on_data, on_gap, t, &f->info.anoms };
+	return o;
+}
+
+/* End a flow: flush both streams, tell the application. It stays in the
+ * table (lingering) until removed. */
+static void flow_end(struct flow_table *t, struct flow *f, enum flow_end how, uint64_t ts)
+{
+	if (f->closed)
+		return;
+	/* Flush client first: a server reply usually answers the client's bytes. */
+	for (int d = 0; d < 2; d++) {
+		struct reasm_out o = out_for(t, f, d, ts);
+		reasm_finish(&f->dir[d], &t->lim, &o);
+	}
+	f->info.end = how;
+	f->closed = true;
+	if (how == FLOW_END_TIMEOUT)
+		anom_raise(&f->info.anoms, ANOM_FLOW_TIMEOUT);
+	if (how == FLOW_END_EVICTED)
+		anom_raise(&f->info.anoms, ANOM_FLOW_EVICTED);
+	if (t->hooks.close)
+		t->hooks.close(t->hooks.user, f->app, &f->info, ts);
+	f->app = NULL;
+	for (int d = 0; d < 2; d++)
+		reasm_free(&f->dir[d], &t->lim);
+}
+
+static void flow_remove(struct flow_table *t, struct flow *f)
+{
+	size_t b = f->hash & (t->nbuckets - 1);
+	struct flow **pp = &t->buckets[b];
+	while (*pp && *pp != f)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = f->hnext;
+	lru_unlink(t, f);
+	for (int d = 0; d < 2; d++)
+		reasm_free(&f->dir[d], &t->lim);
+	free(f);
+	t->nflows--;
+	t->st.flows_open = t->nflows;
+}
+
+static void evict_one(struct flow_table *t, uint64_t ts)
+{
+	/* Prefer, among the few least recently active flows, one that already
+	 * ended or never carried payload; else the least recently active. */
+	struct flow *victim = t->lru_head, *f = t->lru_head;
+	for (int i = 0; f && i < 64; i++, f = f->lru_next) {
+		if (f->closed || (!f->info.bytes[0] && !f->info.bytes[1])) {
+			victim = f;
+			break;
+		}
+	}
+	if (!victim)
+		return;
+	if (!victim->closed) {
+		t->st.flows_evicted++;
+		flow_end(t, victim, FLOW_END_EVICTED, ts);
+	}
+	flow_remove(t, victim);
+}
+
+static struct flow *flow_create(struct flow_table *t, const struct pkt_view *pv, uint64_t h)
+{
+	while (t->cfg.max_flows && t->nflows >= t->cfg.max_flows)
+		evict_one(t, pv->ts_us);
+	if (t->nflows + 1 > t->nbuckets)
+		grow(t);
+	struct flow *f = xcalloc(1, sizeof *f);
+	f->hash = h;
+	/* Orientation: who sent the SYN; else the side on a server port; else
+	 * the lower port is the server. */
+	bool src_is_client;
+	if ((pv->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
+		src_is_client = true;
+	else if ((pv->flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK))
+		src_is_client = false;
+	else if (t->port_set[pv->dport] != t->port_set[pv->sport])
+		src_is_client = t->port_set[pv->dport];
+	else
+		src_is_client = pv->dport < pv->sport;
+	struct endpoint a = { pv->family, { 0 }, pv->sport }, b = { pv->family, { 0 }, pv->dport };
+	memcpy(a.addr, pv->src, pv->family == 4 ? 4 : 16);
+	memcpy(b.addr, pv->dst, pv->family == 4 ? 4 : 16);
+	f->info.client = src_is_client ? a : b;
+	f->info.server = src_is_client ? b : a;
+	f->info.id = ++t->next_id;
+	f->info.first_ts_us = pv->ts_us;
+	f->info.last_ts_us = pv->ts_us;
+	reasm_init(&f->dir[0]);
+	reasm_init(&f->dir[1]);
+	size_t bi = h & (t->nbuckets - 1);
+	f->hnext = t->buckets[bi];
+	t->buckets[bi] = f;
+	lru_append(t, f);
+	t->nflows++;
+	t->st.flows_total++;
+	t->st.flows_open = t->nflows;
+	return f;
+}
+
+void flow_table_packet(struct flow_table *t, const struct pkt_view *pv)
+{
+	t->st.segments++;
+	if (!t->cfg.all_ports && !t->port_set[pv->sport] && !t->port_set[pv->dport]) {
+		t->st.ignored++;
+		return;
+	}
+	uint64_t h = key_hash(t, pv);
+	struct flow *f = t->buckets[h & (t->nbuckets - 1)];
+	int dir = -1;
+	for (; f; f = f->hnext) {
+		if (f->hash != h)
+			continue;
+		if (ep_eq(&f->info.client, pv->family, pv->src, pv->sport) &&
+		    ep_eq(&f->info.server, pv->family, pv->dst, pv->dport)) {
+			dir = FLOW_C2S;
+			break;
+		}
+		if (ep_eq(&f->info.server, pv->family, pv->src, pv->sport) &&
+		    ep_eq(&f->info.client, pv->family, pv->dst, pv->dport)) {
+			dir = FLOW_S2C;
+			break;
+		}
+	}
+	bool syn = pv->flags & TCP_SYN;
+	if (f && f->closed) {
+		/* A fresh SYN on a finished flow's tuple is a new connection. */
+		bool new_conn = syn && !(pv->flags & TCP_ACK) &&
+		                !(f->syn_dir[dir] && f->isn[dir] == pv->seq);
+		if (!new_conn) {
+			f->info.last_ts_us = pv->ts_us;
+			if (pv->payload_wire_len && !(pv->flags & TCP_RST))
+				anom_raise(&f->info.anoms, f->info.end == FLOW_END_RST ? ANOM_TCP_DATA_AFTER_RST
+				                                                      : ANOM_TCP_DATA_AFTER_FIN);
+			return;
+		}
+		flow_remove(t, f);
+		f = NULL;
+	}
+	if (!f) {
+		f = flow_create(t, pv, h);
+		dir = ep_eq(&f->info.client, pv->family, pv->src, pv->sport) &&
+		              ep_eq(&f->info.server, pv->family, pv->dst, pv->dport)
+		          ? FLOW_C2S
+		          : FLOW_S2C;
+		if (!syn) {
+			f->info.syn_seen = false;
+			anom_raise(&f->info.anoms, ANOM_TCP_MIDSTREAM);
+		}
+	}
+	f->info.last_ts_us = pv->ts_us;
+	f->info.pkts[dir]++;
+	if (t->lru_tail != f) {
+		lru_unlink(t, f);
+		lru_append(t, f);
+	}
+	struct reasm *r = &f->dir[dir];
+	if (syn) {
+		if (!f->syn_dir[dir]) {
+			f->syn_dir[dir] = true;
+			f->isn[dir] = pv->seq;
+		}
+		if (!(pv->flags & TCP_ACK))
+			f->info.syn_seen = true;
+		else if (f->syn_dir[dir ^ 1])
+			f->info.syn_seen = true;
+		reasm_syn(r, pv->seq);
+	}
+	if (pv->flags & TCP_RST) {
+		flow_end(t, f, FLOW_END_RST, pv->ts_us);
+		return;
+	}
+	struct reasm_out o = out_for(t, f, dir, pv->ts_us);
+	uint32_t seq = syn ? pv->seq + 1 : pv->seq;
+	if (syn && !r->started)
+		reasm_syn(r, pv->seq);
+	reasm_segment(r, seq, pv->payload, pv->payload_len, pv->payload_wire_len,
+	              pv->flags & TCP_FIN, &t->lim, &o);
+	if (pv->flags & TCP_FIN)
+		f->info.fin[dir] = true;
+	if (pv->flags & TCP_ACK) {
+		struct reasm *peer = &f->dir[dir ^ 1];
+		struct reasm_out po = out_for(t, f, dir ^ 1, pv->ts_us);
+		reasm_ack(peer, pv->ack, &t->lim, &po);
+	}
+	if (f->dir[0].done && f->dir[1].done && f->info.fin[0] && f->info.fin[1])
+		flow_end(t, f, FLOW_END_FIN, pv->ts_us);
+}
+
+void flow_table_expire(struct flow_table *t, uint64_t now_us)
+{
+	while (t->lru_head && t->lru_head->info.last_ts_us + t->cfg.idle_timeout_us < now_us) {
+		struct flow *f = t->lru_head;
+		flow_end(t, f, FLOW_END_TIMEOUT, now_us);
+		flow_remove(t, f);
+	}
+}
+
+static int flow_cmp_id(const void *a, const void *b)
+{
+	const struct flow *x = *(struct flow *const *)a, *y = *(struct flow *const *)b;
+	return x->info.id < y->info.id ? -1 : x->info.id > y->info.id;
+}
+
+void flow_table_close_all(struct flow_table *t, uint64_t now_us)
+{
+	/* In creation order, so outputs list flows as they began. */
+	struct flow **v = xmalloc((t->nflows ? t->nflows : 1) * sizeof *v);
+	size_t n = 0;
+	for (struct flow *f = t->lru_head; f; f = f->lru_next)
+		v[n++] = f;
+	qsort(v, n, sizeof *v, flow_cmp_id);
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i]->closed)
+			flow_end(t, v[i], FLOW_END_EOF, now_us);
+		flow_remove(t, v[i]);
+	}
+	free(v);
+}
+
+void flow_table_free(struct flow_table *t)
+{
+	if (!t)
+		return;
+	while (t->lru_head)
+		flow_remove(t, t->lru_head);
+	free(t->buckets);
+	free(t);
+}
+
+void flow_table_stats(const struct flow_table *t, struct flow_stats *out)
+{
+	*out = t->st;
+}

@@ -1,0 +1,335 @@
+/* main — options, wiring of capture -> analyzer -> sinks, the poll loop,
+ * signals and the exit status. No protocol details live here. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "analyzer.h"
+#include "anomaly.h"
+#include "capture.h"
+#include "event.h"
+#include "out.h"
+#include "out_flows.h"
+#include "sbuf.h"
+
+#ifndef SMTPSCOPE_VERSION
+#define SMTPSCOPE_VERSION "0.0.0"
+#endif
+
+/* Exit statuses (documented in docs/smtpscope.1 and --help). */
+enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_DAMAGED = 2 };
+
+#define MAX_PORTS 64
+#define BATCH     4096 /* packets per dispatch: bounds the time between keyboard/signal checks */
+
+static volatile sig_atomic_t stop_requested;
+static struct capture *g_cap; /* for the signal handler's breakloop */
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+	if (g_cap)
+		capture_breakloop(g_cap);
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: smtpscope [options] (-r FILE | -i IFACE) [BPF expression]\n"
+	      "Watch SMTP sessions: commands, replies, AUTH, envelope vs From: header.\n"
+	      "\n"
+	      "input:\n"
+	      "  -r FILE               read a pcap or pcapng file ('-' = standard input)\n"
+	      "  -i IFACE              capture live on an interface\n"
+	      "  --ports LIST          SMTP server ports (default 25,587,2025)\n"
+	      "  BPF expression        further restricts packets, as in tcpdump\n"
+	      "output (default: text transcript on stdout):\n"
+	      "  --json[=FILE]         JSON Lines to stdout or FILE\n"
+	      "  --events              also one JSON record per command and reply\n"
+	      "  --findings-only       only transactions with a finding\n"
+	      "  --show-body           print message bodies in the transcript\n"
+	      "  --show-secrets        show decoded passwords (masked by default)\n"
+	      "  --strict-alignment    From:/MAIL FROM domains must match exactly\n"
+	      "  --color=WHEN          auto (default), always or never; NO_COLOR is honoured\n"
+	      "  --flows               one line per TCP flow instead of SMTP (diagnostic)\n"
+	      "  --dump-streams DIR    write each direction's reassembled bytes to DIR\n"
+	      "  -q, --quiet           no warnings or statistics on stderr\n"
+	      "  -h, --help            this help;  -V, --version  the version\n"
+	      "\n"
+	      "exit status: 0 ok, 1 usage or fatal error, 2 input damaged but analysed\n",
+	      f);
+}
+
+static void die_usage(const char *fmt, const char *arg)
+{
+	fputs("smtpscope: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs(" (see smtpscope --help)\n", stderr);
+	exit(EXIT_USAGE);
+}
+
+static size_t parse_ports(const char *s, uint16_t *out, size_t max)
+{
+	size_t n = 0;
+	const char *p = s;
+	while (*p) {
+		char *end;
+		errno = 0;
+		long v = strtol(p, &end, 10);
+		if (end == p || errno || v < 1 || v > 65535 || (*end && *end != ','))
+			die_usage("invalid port list '%s': want numbers 1-65535 separated by commas", s);
+		if (n >= max)
+			die_usage("too many ports in '%s'", s);
+		out[n++] = (uint16_t)v;
+		p = *end ? end + 1 : end;
+		if (*end == ',' && !*p)
+			die_usage("invalid port list '%s': trailing comma", s);
+	}
+	if (!n)
+		die_usage("invalid port list '%s'", s);
+	return n;
+}
+
+struct run {
+	struct analyzer *an;
+	struct capture *cap;
+};
+
+static void on_packet(void *user, const struct capture_pkt *pkt)
+{
+	struct run *r = user;
+	analyzer_packet(r->an, pkt);
+}
+
+static uint64_t now_us(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+enum {
+	OPT_PORTS = 256, OPT_FLOWS, OPT_DUMP, OPT_JSON, OPT_EVENTS, OPT_SECRETS, OPT_BODY, OPT_COLOR,
+	OPT_NOCOLOR, OPT_STRICT, OPT_FINDINGS_ONLY,
+};
+
+int main(int argc, char **argv)
+{
+	const char *file = NULL, *iface = NULL, *dump_dir = NULL, *json_path = NULL, *color = "auto";
+	bool flows = false, json = false, events = false, secrets = false, body = false, strict = false,
+	     findings_only = false, quiet = false;
+	uint16_t ports[MAX_PORTS] = { 25, 587, 2025 };
+	size_t nports = 3;
+
+	static const struct option longopts[] = {
+		{ "read", required_argument, NULL, 'r' },
+		{ "interface", required_argument, NULL, 'i' },
+		{ "ports", required_argument, NULL, OPT_PORTS },
+		{ "flows", no_argument, NULL, OPT_FLOWS },
+		{ "dump-streams", required_argument, NULL, OPT_DUMP },
+		{ "json", optional_argument, NULL, OPT_JSON },
+		{ "events", no_argument, NULL, OPT_EVENTS },
+		{ "show-secrets", no_argument, NULL, OPT_SECRETS },
+		{ "show-body", no_argument, NULL, OPT_BODY },
+		{ "color", required_argument, NULL, OPT_COLOR },
+		{ "no-color", no_argument, NULL, OPT_NOCOLOR },
+		{ "strict-alignment", no_argument, NULL, OPT_STRICT },
+		{ "findings-only", no_argument, NULL, OPT_FINDINGS_ONLY },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	opterr = 0;
+	int c;
+	/* '+': stop at the first non-option, which starts the BPF expression */
+	while ((c = getopt_long(argc, argv, "+r:i:qhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			if (file)
+				die_usage("%s", "only one -r FILE is accepted");
+			file = optarg;
+			break;
+		case 'i': iface = optarg; break;
+		case OPT_PORTS: nports = parse_ports(optarg, ports, MAX_PORTS); break;
+		case OPT_FLOWS: flows = true; break;
+		case OPT_DUMP: dump_dir = optarg; break;
+		case OPT_JSON:
+			json = true;
+			json_path = optarg;
+			break;
+		case OPT_EVENTS: events = true; break;
+		case OPT_SECRETS: secrets = true; break;
+		case OPT_BODY: body = true; break;
+		case OPT_COLOR:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never"))
+				die_usage("--color wants auto, always or never, not '%s'", optarg);
+			color = optarg;
+			break;
+		case OPT_NOCOLOR: color = "never"; break;
+		case OPT_STRICT: strict = true; break;
+		case OPT_FINDINGS_ONLY: findings_only = true; break;
+		case 'q': quiet = true; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		case 'V': printf("smtpscope %s\n", SMTPSCOPE_VERSION); return EXIT_OK;
+		case '?':
+		default:
+			if (optopt && optopt < 256)
+				fprintf(stderr, "smtpscope: unknown or incomplete option '-%c' (see smtpscope --help)\n", optopt);
+			else
+				fprintf(stderr, "smtpscope: unknown or incomplete option '%s' (see smtpscope --help)\n",
+				        argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (!file && !iface) {
+		fputs("smtpscope: nothing to read: give -r FILE or -i IFACE (see smtpscope --help)\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (file && iface)
+		die_usage("%s", "give either -r FILE or -i IFACE, not both");
+	if (optind < argc && argv[optind][0] == '-' && argv[optind][1])
+		die_usage("unknown option '%s'", argv[optind]);
+
+	/* BPF expression: the remaining words, as tcpdump takes them */
+	struct sbuf bpf = SBUF_INIT;
+	for (int i = optind; i < argc; i++) {
+		if (bpf.len)
+			sbuf_addc(&bpf, ' ');
+		sbuf_adds(&bpf, argv[i]);
+	}
+
+	char err[512];
+	struct capture *cap = file ? capture_open_file(file, err, sizeof err)
+	                           : capture_open_live(iface, err, sizeof err);
+	if (!cap) {
+		fprintf(stderr, "smtpscope: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (bpf.len && capture_set_filter(cap, bpf.buf, err, sizeof err) != 0) {
+		fprintf(stderr, "smtpscope: %s\n", err);
+		capture_close(cap);
+		return EXIT_USAGE;
+	}
+
+	/* outputs */
+	struct event_bus bus = { { 0 }, 0 };
+	FILE *json_file = NULL;
+	if (json_path && strcmp(json_path, "-") != 0) {
+		json_file = fopen(json_path, "w");
+		if (!json_file) {
+			fprintf(stderr, "smtpscope: --json=%s: %s\n", json_path, strerror(errno));
+			capture_close(cap);
+			return EXIT_USAGE;
+		}
+	}
+	static char stdout_buf[1 << 16];
+	setvbuf(stdout, stdout_buf, _IOFBF, sizeof stdout_buf);
+	bool use_color = strcmp(color, "always") == 0 ||
+	                 (strcmp(color, "auto") == 0 && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
+	struct out_opts oo = { 0 };
+	oo.color = use_color;
+	oo.show_body = body;
+	oo.show_secrets = secrets;
+	oo.events = events;
+	oo.findings_only = findings_only;
+	/* --json alone replaces the text on stdout; --json=FILE writes beside nothing else */
+	if (flows) {
+		if (json)
+			event_bus_add(&bus, out_flows_new(json_file ? json_file : stdout, 1));
+		else
+			event_bus_add(&bus, out_flows_new(stdout, 0));
+	} else {
+		if (json)
+			event_bus_add(&bus, out_json_new(json_file ? json_file : stdout, &oo));
+		else
+			event_bus_add(&bus, out_text_new(stdout, &oo));
+	}
+
+	struct analyzer_opts ao = { 0 };
+	ao.smtp = !flows;
+	ao.dump_dir = dump_dir;
+	ao.show_secrets = secrets;
+	ao.strict_alignment = strict;
+	flow_config_defaults(&ao.flow);
+	ao.flow.server_ports = ports;
+	ao.flow.n_server_ports = nports;
+	struct analyzer *an = analyzer_new(&ao, capture_linktype(cap), &bus, err, sizeof err);
+	if (!an) {
+		fprintf(stderr, "smtpscope: %s\n", err);
+		capture_close(cap);
+		return EXIT_USAGE;
+	}
+
+	g_cap = cap;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct run run = { an, cap };
+	int status = EXIT_OK;
+	if (file) {
+		for (;;) {
+			int n = capture_dispatch(cap, BATCH, on_packet, &run);
+			if (stop_requested || n == CAPTURE_EOF)
+				break;
+			if (n == CAPTURE_ERROR) {
+				anom_raise(NULL, ANOM_CAPTURE_FILE_DAMAGED);
+				struct analyzer_stats st;
+				analyzer_stats(an, &st);
+				fprintf(stderr, "smtpscope: warning: %s: damaged after packet %llu: %s; results cover the packets before it\n",
+				        file, (unsigned long long)st.packets, capture_error(cap));
+				status = EXIT_DAMAGED;
+				break;
+			}
+		}
+	} else {
+		int fd = capture_fd(cap);
+		while (!stop_requested) {
+			struct pollfd pfd = { fd, POLLIN, 0 };
+			int pr = fd >= 0 ? poll(&pfd, 1, 200) : 0;
+			if (pr < 0 && errno != EINTR)
+				break;
+			int n = capture_dispatch(cap, BATCH, on_packet, &run);
+			if (n == CAPTURE_ERROR) {
+				fprintf(stderr, "smtpscope: capture error: %s\n", capture_error(cap));
+				status = EXIT_USAGE;
+				break;
+			}
+			analyzer_tick(an, now_us());
+			event_bus_flush(&bus);
+		}
+	}
+	analyzer_finish(an);
+	event_bus_close(&bus);
+	fflush(stdout);
+	if (json_file && fclose(json_file) != 0) {
+		fprintf(stderr, "smtpscope: --json=%s: %s\n", json_path, strerror(errno));
+		status = EXIT_USAGE;
+	}
+
+	struct capture_stats cs;
+	capture_stats(cap, &cs);
+	struct analyzer_stats st;
+	analyzer_stats(an, &st);
+	if (!quiet && cs.valid)
+		fprintf(stderr, "smtpscope: %llu packets received, %llu dropped by the kernel, %llu dropped by the interface\n",
+		        (unsigned long long)cs.received, (unsigned long long)cs.dropped,
+		        (unsigned long long)cs.if_dropped);
+	if (!quiet && st.dump_errors)
+		fprintf(stderr, "smtpscope: warning: %llu writes to %s failed\n", (unsigned long long)st.dump_errors,
+		        dump_dir);
+	analyzer_free(an);
+	capture_close(cap);
+	sbuf_free(&bpf);
+	return status;
+}
