@@ -27,6 +27,8 @@ struct analyzer;
 /* linktype from capture_linktype(). Returns NULL (err filled) on failure. */
 struct analyzer *analyzer_new(const struct analyzer_opts *o, int linktype, struct event_bus *bus,
                               char *err, size_t errlen);
+/* Frames from now on have this link type; -1 (err filled) if unsupported. */
+int analyzer_set_linktype(struct analyzer *a, int linktype, char *err, size_t errlen);
 /* One captured frame. */
 void analyzer_packet(struct analyzer *a, const struct capture_pkt *pkt);
 /* Time passes (live capture without packets): expire idle flows. */

@@ -20,7 +20,8 @@ struct capture_pkt {
 
 typedef void (*capture_cb)(void *user, const struct capture_pkt *pkt);
 
-/* Open a file ("-" is standard input). On failure returns NULL and writes a
+/* Open a file ("-" is standard input; a name ending in ".gz" is decompressed
+ * through gzip(1)). On failure returns NULL and writes a
  * one-line reason into err. */
 struct capture *capture_open_file(const char *path, char *err, size_t errlen);
 /* Open a live interface: full snaplen, immediate mode, promiscuous. */
@@ -38,6 +39,10 @@ int capture_fd(const struct capture *c);
 enum { CAPTURE_EOF = -1, CAPTURE_ERROR = -2 };
 int capture_dispatch(struct capture *c, int max, capture_cb cb, void *user);
 const char *capture_error(const struct capture *c);
+/* Read one packet (for merging several files by timestamp). Returns 1 with
+ * *out filled (data valid until the next call on c), 0 if none is ready
+ * (live), CAPTURE_EOF or CAPTURE_ERROR. */
+int capture_next(struct capture *c, struct capture_pkt *out);
 /* Ask a running capture_dispatch() to return early (signal-safe). */
 void capture_breakloop(struct capture *c);
 

@@ -58,6 +58,8 @@ struct decoder;
 /* linktype is the DLT value libpcap reports (pcap_datalink()). */
 struct decoder *decoder_new(int linktype);
 void decoder_free(struct decoder *d);
+/* Frames from now on are of this link type (several input files). */
+void decoder_set_linktype(struct decoder *d, int linktype);
 /* True if smtpscope can decode this link type. */
 bool decoder_linktype_supported(int linktype);
 enum decode_result decoder_frame(struct decoder *d, const uint8_t *frame, uint32_t caplen,

@@ -216,6 +216,16 @@ struct analyzer *analyzer_new(const struct analyzer_opts *o, int linktype, struc
 	return a;
 }
 
+int analyzer_set_linktype(struct analyzer *a, int linktype, char *err, size_t errlen)
+{
+	if (!decoder_linktype_supported(linktype)) {
+		snprintf(err, errlen, "link-layer type %d is not supported", linktype);
+		return -1;
+	}
+	decoder_set_linktype(a->dec, linktype);
+	return 0;
+}
+
 void analyzer_packet(struct analyzer *a, const struct capture_pkt *pkt)
 {
 	a->st.packets++;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "sbuf.h"
 
@@ -23,6 +25,8 @@ struct capture {
 	char    err[PCAP_ERRBUF_SIZE + 64]; /* last error */
 	uint64_t packets, bytes;
 	uint64_t file_size;
+	pid_t   gunzip;         /* child decompressing a .gz file, or 0 */
+	int     linktype;       /* DLT */
 	/* current dispatch */
 	capture_cb cb;
 	void *user;
@@ -58,7 +62,41 @@ struct capture *capture_open_file(const char *path, char *err, size_t errlen)
 			return NULL;
 		}
 	}
+	pid_t child = 0;
+	size_t plen = strlen(path);
+	if (plen > 3 && strcmp(path + plen - 3, ".gz") == 0) {
+		/* Decompress through gzip(1) rather than link zlib: one process,
+		 * no new library, and libpcap reads the pipe as it would a file. */
+		int pfd[2];
+		if (pipe(pfd) != 0) {
+			set_err(err, errlen, "%s: %s", path, strerror(errno));
+			fclose(fp);
+			return NULL;
+		}
+		fflush(NULL);
+		child = fork();
+		if (child < 0) {
+			set_err(err, errlen, "%s: %s", path, strerror(errno));
+			close(pfd[0]);
+			close(pfd[1]);
+			fclose(fp);
+			return NULL;
+		}
+		if (child == 0) {
+			dup2(fileno(fp), STDIN_FILENO);
+			dup2(pfd[1], STDOUT_FILENO);
+			close(pfd[0]);
+			close(pfd[1]);
+			execlp("gzip", "gzip", "-dc", (char *)NULL);
+			_exit(127);
+		}
+		close(pfd[1]);
+		fclose(fp);
+		fp = fdopen(pfd[0], "rb");
+		size = 0; /* unknown once decompressed */
+	}
 	struct capture *c = xcalloc(1, sizeof *c);
+	c->gunzip = child;
 	c->iobuf = xmalloc(CAPTURE_FILE_BUFFER);
 	setvbuf(fp, c->iobuf, _IOFBF, CAPTURE_FILE_BUFFER);
 	c->p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
@@ -67,6 +105,8 @@ struct capture *capture_open_file(const char *path, char *err, size_t errlen)
 		set_err(err, errlen, "%s: %s", path, ebuf[0] ? ebuf : "cannot read capture");
 		if (fp != stdin)
 			fclose(fp);
+		if (child > 0)
+			waitpid(child, NULL, 0);
 		free(c->iobuf);
 		free(c);
 		return NULL;
@@ -74,6 +114,7 @@ struct capture *capture_open_file(const char *path, char *err, size_t errlen)
 	c->fp = fp;
 	c->fd = -1;
 	c->file_size = size;
+	c->linktype = pcap_datalink(c->p);
 	return c;
 }
 
@@ -110,6 +151,7 @@ struct capture *capture_open_live(const char *iface, char *err, size_t errlen)
 	c->p = p;
 	c->live = true;
 	c->fd = pcap_get_selectable_fd(p);
+	c->linktype = pcap_datalink(p);
 	return c;
 }
 
@@ -131,7 +173,7 @@ int capture_set_filter(struct capture *c, const char *expr, char *err, size_t er
 
 int capture_linktype(const struct capture *c)
 {
-	return pcap_datalink(c->p);
+	return c->linktype;
 }
 
 const char *capture_linktype_name(const struct capture *c)
@@ -205,11 +247,35 @@ void capture_stats(struct capture *c, struct capture_stats *out)
 	}
 }
 
+int capture_next(struct capture *c, struct capture_pkt *out)
+{
+	struct pcap_pkthdr *h;
+	const u_char *bytes;
+	int rc = pcap_next_ex(c->p, &h, &bytes);
+	if (rc == 1) {
+		out->ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+		out->caplen = h->caplen;
+		out->wirelen = h->len;
+		out->data = bytes;
+		c->packets++;
+		c->bytes += h->caplen;
+		return 1;
+	}
+	if (rc == 0)
+		return 0; /* live: timeout */
+	if (rc == PCAP_ERROR_BREAK)
+		return CAPTURE_EOF;
+	snprintf(c->err, sizeof c->err, "%s", pcap_geterr(c->p));
+	return CAPTURE_ERROR;
+}
+
 void capture_close(struct capture *c)
 {
 	if (!c)
 		return;
 	pcap_close(c->p); /* closes fp too */
+	if (c->gunzip > 0)
+		waitpid(c->gunzip, NULL, 0);
 	free(c->iobuf);
 	free(c);
 }

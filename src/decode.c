@@ -97,6 +97,11 @@ void decoder_free(struct decoder *d)
 	free(d);
 }
 
+void decoder_set_linktype(struct decoder *d, int linktype)
+{
+	d->linktype = linktype;
+}
+
 const struct decode_stats *decoder_stats(const struct decoder *d)
 {
 	return &d->st;

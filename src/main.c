@@ -26,6 +26,7 @@
 enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_DAMAGED = 2 };
 
 #define MAX_PORTS 64
+#define MAX_FILES 256
 #define BATCH     4096 /* packets per dispatch: bounds the time between keyboard/signal checks */
 
 static volatile sig_atomic_t stop_requested;
@@ -41,11 +42,13 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fputs("usage: smtpscope [options] (-r FILE | -i IFACE) [BPF expression]\n"
+	fputs("usage: smtpscope [options] (-r FILE... | -i IFACE) [BPF expression]\n"
 	      "Watch SMTP sessions: commands, replies, AUTH, envelope vs From: header.\n"
 	      "\n"
 	      "input:\n"
-	      "  -r FILE               read a pcap or pcapng file ('-' = standard input)\n"
+	      "  -r FILE...            read pcap/pcapng files ('-' = stdin, .gz decompressed),\n"
+	      "                        merged by timestamp as one capture\n"
+	      "  --separate            analyse each -r file on its own\n"
 	      "  -i IFACE              capture live on an interface\n"
 	      "  --ports LIST          SMTP server ports (default 25,587,2025)\n"
 	      "  BPF expression        further restricts packets, as in tcpdump\n"
@@ -107,6 +110,61 @@ static void on_packet(void *user, const struct capture_pkt *pkt)
 	analyzer_packet(r->an, pkt);
 }
 
+static void report_damaged(const char *name, struct capture *c)
+{
+	anom_raise(NULL, ANOM_CAPTURE_FILE_DAMAGED);
+	struct capture_stats cs;
+	capture_stats(c, &cs);
+	fprintf(stderr, "smtpscope: warning: %s: damaged after packet %llu: %s; results cover the packets before it\n",
+	        name, (unsigned long long)cs.packets, capture_error(c));
+}
+
+/* Several files read as one capture: always take the earliest next packet.
+ * Returns non-zero if some file was damaged (the others are still read). */
+static int merge_files(struct capture **caps, const char **names, size_t n, struct analyzer *an, char *err,
+                       size_t errlen)
+{
+	struct capture_pkt *next = xcalloc(n, sizeof *next);
+	int *live = xcalloc(n, sizeof *live);
+	int damaged = 0, cur_lt = -1;
+	for (size_t i = 0; i < n; i++) {
+		int rc = capture_next(caps[i], &next[i]);
+		live[i] = rc == 1;
+		if (rc == CAPTURE_ERROR) {
+			report_damaged(names[i], caps[i]);
+			damaged = 1;
+		}
+	}
+	while (!stop_requested) {
+		size_t best = n;
+		for (size_t i = 0; i < n; i++)
+			if (live[i] && (best == n || next[i].ts_us < next[best].ts_us))
+				best = i;
+		if (best == n)
+			break;
+		int lt = capture_linktype(caps[best]);
+		if (lt != cur_lt) {
+			if (analyzer_set_linktype(an, lt, err, errlen) != 0) {
+				fprintf(stderr, "smtpscope: warning: %s: %s; skipped\n", names[best], err);
+				live[best] = 0;
+				damaged = 1;
+				continue;
+			}
+			cur_lt = lt;
+		}
+		analyzer_packet(an, &next[best]);
+		int rc = capture_next(caps[best], &next[best]);
+		live[best] = rc == 1;
+		if (rc == CAPTURE_ERROR) {
+			report_damaged(names[best], caps[best]);
+			damaged = 1;
+		}
+	}
+	free(next);
+	free(live);
+	return damaged;
+}
+
 static uint64_t now_us(void)
 {
 	struct timeval tv;
@@ -116,12 +174,33 @@ static uint64_t now_us(void)
 
 enum {
 	OPT_PORTS = 256, OPT_FLOWS, OPT_DUMP, OPT_JSON, OPT_EVENTS, OPT_SECRETS, OPT_BODY, OPT_COLOR,
-	OPT_NOCOLOR, OPT_STRICT, OPT_FINDINGS_ONLY,
+	OPT_NOCOLOR, OPT_STRICT, OPT_FINDINGS_ONLY, OPT_SEPARATE,
 };
+
+/* A word after -r FILE is another file if it exists as a regular file or
+ * ends like a capture; otherwise it starts the BPF expression. */
+static bool looks_like_capture(const char *w)
+{
+	if (strcmp(w, "-") == 0)
+		return true;
+	if (access(w, F_OK) == 0)
+		return true;
+	size_t n = strlen(w);
+	static const char *const ext[] = { ".pcap", ".pcapng", ".cap", ".gz", ".dmp" };
+	for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+		size_t k = strlen(ext[i]);
+		if (n > k && strcmp(w + n - k, ext[i]) == 0)
+			return true;
+	}
+	return false;
+}
 
 int main(int argc, char **argv)
 {
-	const char *file = NULL, *iface = NULL, *dump_dir = NULL, *json_path = NULL, *color = "auto";
+	const char *files[MAX_FILES];
+	size_t nfiles = 0;
+	bool separate = false;
+	const char *iface = NULL, *dump_dir = NULL, *json_path = NULL, *color = "auto";
 	bool flows = false, json = false, events = false, secrets = false, body = false, strict = false,
 	     findings_only = false, quiet = false;
 	uint16_t ports[MAX_PORTS] = { 25, 587, 2025 };
@@ -141,6 +220,7 @@ int main(int argc, char **argv)
 		{ "no-color", no_argument, NULL, OPT_NOCOLOR },
 		{ "strict-alignment", no_argument, NULL, OPT_STRICT },
 		{ "findings-only", no_argument, NULL, OPT_FINDINGS_ONLY },
+		{ "separate", no_argument, NULL, OPT_SEPARATE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -152,10 +232,15 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+r:i:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
-			if (file)
-				die_usage("%s", "only one -r FILE is accepted");
-			file = optarg;
+			if (nfiles >= MAX_FILES)
+				die_usage("%s", "too many -r files (at most 256)");
+			files[nfiles++] = optarg;
+			/* -r A B C: further non-option words that name files are files too */
+			while (optind < argc && argv[optind][0] != '-' && nfiles < MAX_FILES &&
+			       looks_like_capture(argv[optind]))
+				files[nfiles++] = argv[optind++];
 			break;
+		case OPT_SEPARATE: separate = true; break;
 		case 'i': iface = optarg; break;
 		case OPT_PORTS: nports = parse_ports(optarg, ports, MAX_PORTS); break;
 		case OPT_FLOWS: flows = true; break;
@@ -188,6 +273,7 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	const char *file = nfiles ? files[0] : NULL;
 	if (!file && !iface) {
 		fputs("smtpscope: nothing to read: give -r FILE or -i IFACE (see smtpscope --help)\n", stderr);
 		return EXIT_USAGE;
@@ -206,17 +292,31 @@ int main(int argc, char **argv)
 	}
 
 	char err[512];
-	struct capture *cap = file ? capture_open_file(file, err, sizeof err)
-	                           : capture_open_live(iface, err, sizeof err);
-	if (!cap) {
-		fprintf(stderr, "smtpscope: %s\n", err);
-		return EXIT_USAGE;
+	struct capture *caps[MAX_FILES];
+	size_t ncaps = 0;
+	if (iface) {
+		caps[ncaps] = capture_open_live(iface, err, sizeof err);
+		if (!caps[ncaps]) {
+			fprintf(stderr, "smtpscope: %s\n", err);
+			return EXIT_USAGE;
+		}
+		ncaps++;
 	}
-	if (bpf.len && capture_set_filter(cap, bpf.buf, err, sizeof err) != 0) {
-		fprintf(stderr, "smtpscope: %s\n", err);
-		capture_close(cap);
-		return EXIT_USAGE;
+	for (size_t i = 0; i < nfiles; i++) {
+		caps[ncaps] = capture_open_file(files[i], err, sizeof err);
+		if (!caps[ncaps]) {
+			fprintf(stderr, "smtpscope: %s\n", err);
+			return EXIT_USAGE;
+		}
+		ncaps++;
 	}
+	for (size_t i = 0; i < ncaps; i++) {
+		if (bpf.len && capture_set_filter(caps[i], bpf.buf, err, sizeof err) != 0) {
+			fprintf(stderr, "smtpscope: %s\n", err);
+			return EXIT_USAGE;
+		}
+	}
+	struct capture *cap = caps[0];
 
 	/* outputs */
 	struct event_bus bus = { { 0 }, 0 };
@@ -225,7 +325,6 @@ int main(int argc, char **argv)
 		json_file = fopen(json_path, "w");
 		if (!json_file) {
 			fprintf(stderr, "smtpscope: --json=%s: %s\n", json_path, strerror(errno));
-			capture_close(cap);
 			return EXIT_USAGE;
 		}
 	}
@@ -263,7 +362,6 @@ int main(int argc, char **argv)
 	struct analyzer *an = analyzer_new(&ao, capture_linktype(cap), &bus, err, sizeof err);
 	if (!an) {
 		fprintf(stderr, "smtpscope: %s\n", err);
-		capture_close(cap);
 		return EXIT_USAGE;
 	}
 
@@ -277,22 +375,7 @@ int main(int argc, char **argv)
 
 	struct run run = { an, cap };
 	int status = EXIT_OK;
-	if (file) {
-		for (;;) {
-			int n = capture_dispatch(cap, BATCH, on_packet, &run);
-			if (stop_requested || n == CAPTURE_EOF)
-				break;
-			if (n == CAPTURE_ERROR) {
-				anom_raise(NULL, ANOM_CAPTURE_FILE_DAMAGED);
-				struct analyzer_stats st;
-				analyzer_stats(an, &st);
-				fprintf(stderr, "smtpscope: warning: %s: damaged after packet %llu: %s; results cover the packets before it\n",
-				        file, (unsigned long long)st.packets, capture_error(cap));
-				status = EXIT_DAMAGED;
-				break;
-			}
-		}
-	} else {
+	if (iface) {
 		int fd = capture_fd(cap);
 		while (!stop_requested) {
 			struct pollfd pfd = { fd, POLLIN, 0 };
@@ -308,6 +391,29 @@ int main(int argc, char **argv)
 			analyzer_tick(an, now_us());
 			event_bus_flush(&bus);
 		}
+	} else if (ncaps == 1 || separate) {
+		for (size_t i = 0; i < ncaps && !stop_requested; i++) {
+			g_cap = caps[i];
+			if (analyzer_set_linktype(an, capture_linktype(caps[i]), err, sizeof err) != 0) {
+				fprintf(stderr, "smtpscope: warning: %s: %s; skipped\n", files[i], err);
+				status = EXIT_DAMAGED;
+				continue;
+			}
+			for (;;) {
+				int n = capture_dispatch(caps[i], BATCH, on_packet, &run);
+				if (stop_requested || n == CAPTURE_EOF)
+					break;
+				if (n == CAPTURE_ERROR) {
+					report_damaged(files[i], caps[i]);
+					status = EXIT_DAMAGED;
+					break;
+				}
+			}
+			if (separate && i + 1 < ncaps)
+				analyzer_finish(an);
+		}
+	} else if (merge_files(caps, files, ncaps, an, err, sizeof err) != 0) {
+		status = EXIT_DAMAGED;
 	}
 	analyzer_finish(an);
 	event_bus_close(&bus);
@@ -329,7 +435,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "smtpscope: warning: %llu writes to %s failed\n", (unsigned long long)st.dump_errors,
 		        dump_dir);
 	analyzer_free(an);
-	capture_close(cap);
+	for (size_t i = 0; i < ncaps; i++)
+		capture_close(caps[i]);
 	sbuf_free(&bpf);
 	return status;
 }
