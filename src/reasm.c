@@ -218,10 +218,10 @@ void reasm_segment(struct reasm *r, uint32_t seq, const uint8_t *data, size_t le
 	int64_t off = reasm_rel(r, seq);
 	if (fin && !r->fin_known) {
 		int64_t fo = off + (int64_t)wire_len;
-		if (fo >= (int64_t)r->next) {
-			r->fin_known = true;
-			r->fin_off = (uint64_t)fo;
-		}
+		r->fin_known = true;
+		/* a FIN inside bytes already delivered (a broken sender) ends here */
+		r->fin_off = fo >= (int64_t)r->next ? (uint64_t)fo : r->next;
+		check_done(r);
 	}
 	if (r->fin_known && wire_len && off + (int64_t)wire_len > (int64_t)r->fin_off) {
 		anom_raise(out->anoms, ANOM_TCP_DATA_AFTER_FIN);
@@ -255,6 +255,10 @@ void reasm_segment(struct reasm *r, uint32_t seq, const uint8_t *data, size_t le
 	}
 	uint64_t end = uoff + wire_len;
 	if (end <= r->next) { /* entirely old: a retransmission */
+		/* A keep-alive probe repeats the last byte (often as garbage): not
+		 * a retransmission, not a conflict (RFC 9293 §3.8.4). */
+		if (wire_len == 1 && uoff + 1 == r->next)
+			return;
 		anom_raise(out->anoms, ANOM_TCP_RETRANSMISSION);
 		if (differs_from_delivered(r, uoff, data, len))
 			anom_raise(out->anoms, ANOM_TCP_OVERLAP_CONFLICT);

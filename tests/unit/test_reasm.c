@@ -111,6 +111,8 @@ static const struct rcase cases[] = {
 	{ "out-of-order cap declares a gap", 1000, 0, { S(0, "a"), S(2, "c"), S(4, "e"), S(6, "g") }, 4,
 	  W("a\0c\0e\0g"), 0, 3, 2 },
 	{ "acked but never seen tail", 1000, 0, { S(0, "abc", 0, 0), S(0, NULL, 0, 6) }, 2, W("abc\0\0\0"), 0, 1, 0 },
+	{ "keep-alive probe is not a conflict", 1000, 0, { S(0, "abc"), S(2, "\x01"), S(3, "def") }, 3, W("abcdef"), 0, 0, 0 },
+	{ "FIN inside delivered data ends there", 1000, 0, { S(0, "abcdef"), S(2, "cd", 1) }, 2, W("abcdef"), 0, 0, 0 },
 	{ "ack of FIN alone is not a gap", 1000, 0, { S(0, "abc", 0, 4) }, 1, W("abc"), 0, 0, 0 },
 };
 
