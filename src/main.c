@@ -17,6 +17,8 @@
 #include "out.h"
 #include "out_flows.h"
 #include "sbuf.h"
+#include "source.h"
+#include "ui.h"
 
 #ifndef SMTPSCOPE_VERSION
 #define SMTPSCOPE_VERSION "0.0.0"
@@ -30,14 +32,14 @@ enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_DAMAGED = 2 };
 #define BATCH     4096 /* packets per dispatch: bounds the time between keyboard/signal checks */
 
 static volatile sig_atomic_t stop_requested;
-static struct capture *g_cap; /* for the signal handler's breakloop */
+static struct source *g_src; /* for the signal handler's breakloop */
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-	if (g_cap)
-		capture_breakloop(g_cap);
+	if (g_src)
+		source_breakloop(g_src);
 }
 
 static void usage(FILE *f)
@@ -52,6 +54,8 @@ static void usage(FILE *f)
 	      "  -i IFACE              capture live on an interface\n"
 	      "  --ports LIST          SMTP server ports (default 25,587,2025)\n"
 	      "  BPF expression        further restricts packets, as in tcpdump\n"
+	      "  --ui / --no-ui        interactive UI (default with -i on a terminal)\n"
+	      "  --realtime            with --ui -r: replay at capture pace\n"
 	      "output (default: text transcript on stdout):\n"
 	      "  --json[=FILE]         JSON Lines to stdout or FILE\n"
 	      "  --events              also one JSON record per command and reply\n"
@@ -99,72 +103,6 @@ static size_t parse_ports(const char *s, uint16_t *out, size_t max)
 	return n;
 }
 
-struct run {
-	struct analyzer *an;
-	struct capture *cap;
-};
-
-static void on_packet(void *user, const struct capture_pkt *pkt)
-{
-	struct run *r = user;
-	analyzer_packet(r->an, pkt);
-}
-
-static void report_damaged(const char *name, struct capture *c)
-{
-	anom_raise(NULL, ANOM_CAPTURE_FILE_DAMAGED);
-	struct capture_stats cs;
-	capture_stats(c, &cs);
-	fprintf(stderr, "smtpscope: warning: %s: damaged after packet %llu: %s; results cover the packets before it\n",
-	        name, (unsigned long long)cs.packets, capture_error(c));
-}
-
-/* Several files read as one capture: always take the earliest next packet.
- * Returns non-zero if some file was damaged (the others are still read). */
-static int merge_files(struct capture **caps, const char **names, size_t n, struct analyzer *an, char *err,
-                       size_t errlen)
-{
-	struct capture_pkt *next = xcalloc(n, sizeof *next);
-	int *live = xcalloc(n, sizeof *live);
-	int damaged = 0, cur_lt = -1;
-	for (size_t i = 0; i < n; i++) {
-		int rc = capture_next(caps[i], &next[i]);
-		live[i] = rc == 1;
-		if (rc == CAPTURE_ERROR) {
-			report_damaged(names[i], caps[i]);
-			damaged = 1;
-		}
-	}
-	while (!stop_requested) {
-		size_t best = n;
-		for (size_t i = 0; i < n; i++)
-			if (live[i] && (best == n || next[i].ts_us < next[best].ts_us))
-				best = i;
-		if (best == n)
-			break;
-		int lt = capture_linktype(caps[best]);
-		if (lt != cur_lt) {
-			if (analyzer_set_linktype(an, lt, err, errlen) != 0) {
-				fprintf(stderr, "smtpscope: warning: %s: %s; skipped\n", names[best], err);
-				live[best] = 0;
-				damaged = 1;
-				continue;
-			}
-			cur_lt = lt;
-		}
-		analyzer_packet(an, &next[best]);
-		int rc = capture_next(caps[best], &next[best]);
-		live[best] = rc == 1;
-		if (rc == CAPTURE_ERROR) {
-			report_damaged(names[best], caps[best]);
-			damaged = 1;
-		}
-	}
-	free(next);
-	free(live);
-	return damaged;
-}
-
 static uint64_t now_us(void)
 {
 	struct timeval tv;
@@ -174,7 +112,7 @@ static uint64_t now_us(void)
 
 enum {
 	OPT_PORTS = 256, OPT_FLOWS, OPT_DUMP, OPT_JSON, OPT_EVENTS, OPT_SECRETS, OPT_BODY, OPT_COLOR,
-	OPT_NOCOLOR, OPT_STRICT, OPT_FINDINGS_ONLY, OPT_SEPARATE,
+	OPT_NOCOLOR, OPT_STRICT, OPT_FINDINGS_ONLY, OPT_SEPARATE, OPT_UI, OPT_NOUI, OPT_REALTIME,
 };
 
 /* A word after -r FILE is another file if it exists as a regular file or
@@ -199,7 +137,8 @@ int main(int argc, char **argv)
 {
 	const char *files[MAX_FILES];
 	size_t nfiles = 0;
-	bool separate = false;
+	bool separate = false, realtime = false;
+	int ui_flag = 0; /* 1 --ui, -1 --no-ui, 0 decide: live on a terminal */
 	const char *iface = NULL, *dump_dir = NULL, *json_path = NULL, *color = "auto";
 	bool flows = false, json = false, events = false, secrets = false, body = false, strict = false,
 	     findings_only = false, quiet = false;
@@ -221,6 +160,9 @@ int main(int argc, char **argv)
 		{ "strict-alignment", no_argument, NULL, OPT_STRICT },
 		{ "findings-only", no_argument, NULL, OPT_FINDINGS_ONLY },
 		{ "separate", no_argument, NULL, OPT_SEPARATE },
+		{ "ui", no_argument, NULL, OPT_UI },
+		{ "no-ui", no_argument, NULL, OPT_NOUI },
+		{ "realtime", no_argument, NULL, OPT_REALTIME },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -241,6 +183,9 @@ int main(int argc, char **argv)
 				files[nfiles++] = argv[optind++];
 			break;
 		case OPT_SEPARATE: separate = true; break;
+		case OPT_UI: ui_flag = 1; break;
+		case OPT_NOUI: ui_flag = -1; break;
+		case OPT_REALTIME: realtime = true; break;
 		case 'i': iface = optarg; break;
 		case OPT_PORTS: nports = parse_ports(optarg, ports, MAX_PORTS); break;
 		case OPT_FLOWS: flows = true; break;
@@ -292,31 +237,15 @@ int main(int argc, char **argv)
 	}
 
 	char err[512];
-	struct capture *caps[MAX_FILES];
-	size_t ncaps = 0;
-	if (iface) {
-		caps[ncaps] = capture_open_live(iface, err, sizeof err);
-		if (!caps[ncaps]) {
-			fprintf(stderr, "smtpscope: %s\n", err);
-			return EXIT_USAGE;
-		}
-		ncaps++;
+	struct source_opts so = { iface, files, nfiles, separate, bpf.len ? bpf.buf : NULL };
+	struct source *src = source_open(&so, err, sizeof err);
+	if (!src) {
+		fprintf(stderr, "smtpscope: %s\n", err);
+		return EXIT_USAGE;
 	}
-	for (size_t i = 0; i < nfiles; i++) {
-		caps[ncaps] = capture_open_file(files[i], err, sizeof err);
-		if (!caps[ncaps]) {
-			fprintf(stderr, "smtpscope: %s\n", err);
-			return EXIT_USAGE;
-		}
-		ncaps++;
-	}
-	for (size_t i = 0; i < ncaps; i++) {
-		if (bpf.len && capture_set_filter(caps[i], bpf.buf, err, sizeof err) != 0) {
-			fprintf(stderr, "smtpscope: %s\n", err);
-			return EXIT_USAGE;
-		}
-	}
-	struct capture *cap = caps[0];
+	bool use_ui = ui_flag > 0 || (ui_flag == 0 && iface && isatty(STDOUT_FILENO));
+	if (use_ui && json && !json_path)
+		die_usage("%s", "--json to standard output cannot share the terminal with the UI: use --json=FILE");
 
 	/* outputs */
 	struct event_bus bus = { { 0 }, 0 };
@@ -359,13 +288,13 @@ int main(int argc, char **argv)
 	flow_config_defaults(&ao.flow);
 	ao.flow.server_ports = ports;
 	ao.flow.n_server_ports = nports;
-	struct analyzer *an = analyzer_new(&ao, capture_linktype(cap), &bus, err, sizeof err);
+	struct analyzer *an = analyzer_new(&ao, source_linktype(src), &bus, err, sizeof err);
 	if (!an) {
 		fprintf(stderr, "smtpscope: %s\n", err);
 		return EXIT_USAGE;
 	}
 
-	g_cap = cap;
+	g_src = src;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
@@ -373,46 +302,33 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct run run = { an, cap };
 	int status = EXIT_OK;
-	if (iface) {
-		int fd = capture_fd(cap);
+	if (use_ui) {
+		struct ui_args ua = { src, an, &bus, realtime, secrets, &stop_requested };
+		if (ui_run(&ua, err, sizeof err) != 0) {
+			fprintf(stderr, "smtpscope: %s\n", err);
+			status = EXIT_USAGE;
+		}
+	} else if (source_live(src)) {
+		int fd = source_fd(src);
 		while (!stop_requested) {
 			struct pollfd pfd = { fd, POLLIN, 0 };
 			int pr = fd >= 0 ? poll(&pfd, 1, 200) : 0;
 			if (pr < 0 && errno != EINTR)
 				break;
-			int n = capture_dispatch(cap, BATCH, on_packet, &run);
-			if (n == CAPTURE_ERROR) {
-				fprintf(stderr, "smtpscope: capture error: %s\n", capture_error(cap));
-				status = EXIT_USAGE;
+			if (source_feed(src, an, BATCH) == SOURCE_EOF)
 				break;
-			}
 			analyzer_tick(an, now_us());
 			event_bus_flush(&bus);
 		}
-	} else if (ncaps == 1 || separate) {
-		for (size_t i = 0; i < ncaps && !stop_requested; i++) {
-			g_cap = caps[i];
-			if (analyzer_set_linktype(an, capture_linktype(caps[i]), err, sizeof err) != 0) {
-				fprintf(stderr, "smtpscope: warning: %s: %s; skipped\n", files[i], err);
-				status = EXIT_DAMAGED;
-				continue;
-			}
-			for (;;) {
-				int n = capture_dispatch(caps[i], BATCH, on_packet, &run);
-				if (stop_requested || n == CAPTURE_EOF)
-					break;
-				if (n == CAPTURE_ERROR) {
-					report_damaged(files[i], caps[i]);
-					status = EXIT_DAMAGED;
-					break;
-				}
-			}
-			if (separate && i + 1 < ncaps)
-				analyzer_finish(an);
-		}
-	} else if (merge_files(caps, files, ncaps, an, err, sizeof err) != 0) {
+	} else {
+		while (!stop_requested && source_feed(src, an, BATCH) != SOURCE_EOF)
+			;
+	}
+	if (source_fatal(src)) {
+		fprintf(stderr, "smtpscope: capture error: %s\n", source_fatal(src));
+		status = EXIT_USAGE;
+	} else if (source_damaged(src) && status == EXIT_OK) {
 		status = EXIT_DAMAGED;
 	}
 	analyzer_finish(an);
@@ -424,7 +340,7 @@ int main(int argc, char **argv)
 	}
 
 	struct capture_stats cs;
-	capture_stats(cap, &cs);
+	source_stats(src, &cs);
 	struct analyzer_stats st;
 	analyzer_stats(an, &st);
 	if (!quiet && cs.valid)
@@ -435,8 +351,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "smtpscope: warning: %llu writes to %s failed\n", (unsigned long long)st.dump_errors,
 		        dump_dir);
 	analyzer_free(an);
-	for (size_t i = 0; i < ncaps; i++)
-		capture_close(caps[i]);
+	source_close(src);
 	sbuf_free(&bpf);
 	return status;
 }
