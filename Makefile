@@ -5,12 +5,14 @@
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
 PKGS     := libpcap ncursesw libpsl
+# CFLAGS (optimisation, sanitizers) may be given on the command line; the
+# flags the code needs are in ALL_CFLAGS and always apply.
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -Wall -Wextra -D_DEFAULT_SOURCE -D_GNU_SOURCE -Iinclude
-CFLAGS   += $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-CFLAGS   += -DSMTPSCOPE_VERSION=\"$(VERSION)\"
+ALL_CFLAGS := -std=c11 -Wall -Wextra -D_DEFAULT_SOURCE -D_GNU_SOURCE -Iinclude \
+              $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) \
+              -DSMTPSCOPE_VERSION=\"$(VERSION)\" $(CFLAGS)
+LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 PREFIX   ?= /usr/local
 
 BUILD    ?= build
@@ -27,7 +29,7 @@ deps:
 	@sh scripts/deps.sh
 
 smtpscope: $(BUILD)/main.o $(LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(LIB): $(OBJS)
 	@rm -f $@
@@ -35,11 +37,11 @@ $(LIB): $(OBJS)
 
 $(BUILD)/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*.h) $(wildcard src/*.def)
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(LIB)
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
 unit: $(TESTS)
 
@@ -68,7 +70,37 @@ asan:
 	  build-asan/smtpscope-bin
 
 build-asan/smtpscope-bin: $(BUILD)/main.o $(LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 clean:
 	rm -rf build build-asan smtpscope
+
+# ---- make bench (bench/, docs/benchmarks.md) --------------------------------
+# The capture generator, the bare libpcap loop and the RSS/timing wrapper are
+# built into $(BUILD)/bench/; bench/bench.py generates 64 MiB, 256 MiB and
+# 1 GiB captures in a temporary directory, times smtpscope against the loop,
+# checks its JSON against the ground truth and rewrites docs/benchmarks.md.
+# Options through BENCH_ARGS, e.g. make bench BENCH_ARGS="--sizes 64M --reps 3".
+BENCH_DIR    := $(BUILD)/bench
+BENCH_CFLAGS := -std=c11 -O2 -g -Wall -Wextra
+BENCH_ARGS   ?=
+
+$(BENCH_DIR)/gen: bench/gen.c
+	@mkdir -p $(BENCH_DIR)
+	$(CC) $(BENCH_CFLAGS) -o $@ bench/gen.c
+
+$(BENCH_DIR)/floor: bench/floor.c
+	@mkdir -p $(BENCH_DIR)
+	$(CC) $(BENCH_CFLAGS) $(shell $(PKG_CONFIG) --cflags libpcap 2>/dev/null) -o $@ bench/floor.c \
+	  $(shell $(PKG_CONFIG) --libs libpcap 2>/dev/null || echo -lpcap)
+
+$(BENCH_DIR)/rss: bench/rss.c
+	@mkdir -p $(BENCH_DIR)
+	$(CC) $(BENCH_CFLAGS) -o $@ bench/rss.c
+
+.PHONY: bench-tools
+bench-tools: $(BENCH_DIR)/gen $(BENCH_DIR)/floor $(BENCH_DIR)/rss
+
+bench: deps
+	@$(MAKE) --no-print-directory all bench-tools
+	python3 bench/bench.py --bin $(BENCH_DIR) $(BENCH_ARGS)

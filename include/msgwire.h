@@ -5,11 +5,16 @@
 #define SMTPSCOPE_MSGWIRE_H
 
 #include <stdbool.h>
+#include "sbuf.h"
 #include "smtp.h"
 
 struct msgwire;
 struct msgwire *msgwire_new(bool strict_alignment);
 const struct smtp_msg_hooks *msgwire_hooks(struct msgwire *m);
 void msgwire_free(struct msgwire *m);
+/* For struct out_opts: write a transaction's headers (txn->headers as set
+ * by these hooks) as the JSON "headers" object / as transcript lines. */
+void msgwire_headers_json(struct sbuf *out, const void *headers);
+void msgwire_headers_text(struct sbuf *out, const void *headers, const char *indent);
 
 #endif

@@ -15,6 +15,7 @@
 #include "capture.h"
 #include "event.h"
 #include "out.h"
+#include "msgwire.h"
 #include "out_flows.h"
 #include "sbuf.h"
 #include "source.h"
@@ -267,6 +268,8 @@ int main(int argc, char **argv)
 	oo.show_secrets = secrets;
 	oo.events = events;
 	oo.findings_only = findings_only;
+	oo.write_headers_json = msgwire_headers_json;
+	oo.write_headers_text = msgwire_headers_text;
 	/* --json alone replaces the text on stdout; --json=FILE writes beside nothing else */
 	if (flows) {
 		if (json)

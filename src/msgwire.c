@@ -1,14 +1,137 @@
-/* msgwire — TEMPORARY: wired to imf/verdict once those modules land. */
+/* msgwire — the SMTP message stream to the header parser, and a finished
+ * transaction to the verdicts. Contract in include/msgwire.h.
+ *
+ * One imf parser per message in flight, stored in txn->headers (freed by the
+ * SMTP layer through txn->headers_free). Findings are copied into the
+ * transaction as struct smtp_finding (ids and severities are constants). */
 #include "msgwire.h"
-#include <stdlib.h>
-#include "sbuf.h"
 
-struct msgwire { bool strict; };
+#include <stdlib.h>
+#include <string.h>
+
+#include "imf.h"
+#include "sbuf.h"
+#include "verdict.h"
+
+#define MSGWIRE_RCPT_MAX 100 /* recipients handed to the verdicts (look-alike checks) */
+
+struct msgwire {
+	bool strict;                        /* --strict-alignment */
+	struct smtp_msg_hooks hooks;        /* what the SMTP layer calls */
+};
+
+static void parser_free(void *p)
+{
+	imf_parser_free(p);
+}
+
+static void mw_begin(void *user, struct smtp_txn *t)
+{
+	(void)user;
+	if (t->headers) {
+		imf_parser_reset(t->headers);
+	} else {
+		t->headers = imf_parser_new();
+		t->headers_free = parser_free;
+	}
+}
+
+static void mw_data(void *user, struct smtp_txn *t, const uint8_t *p, size_t n)
+{
+	(void)user;
+	if (t->headers)
+		imf_push(t->headers, p, n);
+}
+
+static void mw_gap(void *user, struct smtp_txn *t, uint64_t len)
+{
+	(void)user;
+	if (t->headers)
+		imf_gap(t->headers, len);
+}
+
+static void mw_end(void *user, struct smtp_txn *t)
+{
+	(void)user;
+	if (t->headers)
+		imf_finish(t->headers);
+}
+
+static void mw_complete(void *user, struct smtp_txn *t)
+{
+	struct msgwire *m = user;
+	const struct smtp_session *s = t->session;
+	const char *rcpts[MSGWIRE_RCPT_MAX];
+	size_t nr = 0;
+	for (size_t i = 0; i < t->n_rcpts && nr < MSGWIRE_RCPT_MAX; i++)
+		if (t->rcpts[i].reply == 0 || (t->rcpts[i].reply >= 200 && t->rcpts[i].reply < 300))
+			rcpts[nr++] = t->rcpts[i].addr;
+	const struct auth_attempt *a = t->auth;
+	struct verdict_input in = {
+		.helo = t->helo,
+		.mail_from = t->has_mail ? t->mail_from : NULL,
+		.rcpt_to = rcpts,
+		.n_rcpt = nr,
+		.auth_user = a && a->result == AUTH_RESULT_SUCCESS && a->has_user ? sbuf_str(&a->user) : NULL,
+		.tls = t->tls,
+		/* AUTH happens before the transaction; STARTTLS resets the session,
+		 * so credentials in effect without TLS were sent in clear. */
+		.auth_cleartext = a && !t->tls && (a->has_secret || a->has_user),
+		.starttls_offered = s && (s->caps.flags & SMTP_CAP_STARTTLS),
+		.starttls_used = s && s->tls,
+		.smuggling_bare_lf = anom_has(&t->anoms, ANOM_SMTP_BARE_LF_IN_DATA),
+		.smuggling_bare_cr = anom_has(&t->anoms, ANOM_SMTP_BARE_CR_IN_DATA),
+		.smuggling_bad_eod = anom_has(&t->anoms, ANOM_SMTP_NONSTANDARD_EOD) ||
+		                     anom_has(&t->anoms, ANOM_SMTP_EOD_LIKE_SEQUENCE),
+		.headers = t->headers && t->msg_started ? imf_headers(t->headers) : NULL,
+		.strict_alignment = m->strict,
+	};
+	struct finding f[VERDICT_MAX_FINDINGS];
+	size_t n = verdict_run(&in, f, VERDICT_MAX_FINDINGS);
+	if (!n)
+		return;
+	struct smtp_finding *out = xrealloc(t->findings, (t->n_findings + n) * sizeof *out);
+	for (size_t i = 0; i < n; i++) {
+		struct smtp_finding *o = &out[t->n_findings + i];
+		o->id = f[i].id;             /* string constants */
+		o->severity = f[i].severity;
+		o->detail = f[i].detail; /* ownership moves to the transaction */
+		f[i].detail = NULL;
+		finding_free(&f[i]);
+	}
+	t->findings = out;
+	t->n_findings += n;
+}
+
 struct msgwire *msgwire_new(bool strict_alignment)
 {
 	struct msgwire *m = xcalloc(1, sizeof *m);
 	m->strict = strict_alignment;
+	m->hooks.begin = mw_begin;
+	m->hooks.data = mw_data;
+	m->hooks.gap = mw_gap;
+	m->hooks.end = mw_end;
+	m->hooks.complete = mw_complete;
+	m->hooks.user = m;
 	return m;
 }
-const struct smtp_msg_hooks *msgwire_hooks(struct msgwire *m) { (void)m; return NULL; }
-void msgwire_free(struct msgwire *m) { free(m); }
+
+const struct smtp_msg_hooks *msgwire_hooks(struct msgwire *m)
+{
+	return &m->hooks;
+}
+
+void msgwire_free(struct msgwire *m)
+{
+	free(m);
+}
+
+void msgwire_headers_json(struct sbuf *out, const void *headers)
+{
+	imf_headers_json(out, imf_headers(headers));
+}
+
+void msgwire_headers_text(struct sbuf *out, const void *headers, const char *indent)
+{
+	imf_headers_text(out, imf_headers(headers), indent);
+}
