@@ -36,6 +36,11 @@ struct out_opts {
 struct sink *out_text_new(FILE *f, const struct out_opts *o);
 struct sink *out_json_new(FILE *f, const struct out_opts *o);
 
+/* Append the "type":"transaction" JSON record of ev (an EV_TRANSACTION),
+ * newline-terminated, to out: the same record the JSON sink writes (used for
+ * the sidecars of extracted messages). */
+void out_json_transaction(struct sbuf *out, const struct event *ev, const struct out_opts *o);
+
 /* ISO 8601 UTC with microseconds, "2024-12-05T08:52:31.123456Z". */
 void out_ts_iso(struct sbuf *out, uint64_t ts_us);
 

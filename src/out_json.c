@@ -180,11 +180,10 @@ static void rcpt_array(struct sbuf *b, const struct smtp_txn *t, int want_reject
 	sbuf_addc(b, ']');
 }
 
-static void emit_txn(struct out_json *j, const struct event *ev)
+/* The transaction record without its closing "}\n". */
+static void txn_record(struct out_json *j, const struct event *ev)
 {
 	const struct smtp_txn *t = ev->txn;
-	if (j->o.findings_only && t->n_findings == 0)
-		return;
 	struct sbuf *b = &j->buf;
 	head(j, "transaction", ev, t->start_ts_us);
 	kv_u64(b, "txn", t->seq);
@@ -253,7 +252,25 @@ static void emit_txn(struct out_json *j, const struct event *ev)
 		sbuf_addc(b, '}');
 	}
 	sbuf_addc(b, ']');
+}
+
+static void emit_txn(struct out_json *j, const struct event *ev)
+{
+	if (j->o.findings_only && ev->txn->n_findings == 0)
+		return;
+	txn_record(j, ev);
 	line_end(j);
+}
+
+void out_json_transaction(struct sbuf *out, const struct event *ev, const struct out_opts *o)
+{
+	struct out_json j;
+	memset(&j, 0, sizeof j);
+	j.o = *o;
+	j.buf = *out; /* build in place, hand the buffer back */
+	txn_record(&j, ev);
+	sbuf_add(&j.buf, "}\n", 2);
+	*out = j.buf;
 }
 
 static void caps_array(struct sbuf *b, const struct smtp_caps *c)
