@@ -44,6 +44,8 @@ struct analyzer_stats {
 	struct decode_stats decode;
 	struct flow_stats flow;
 	uint64_t dump_errors;    /* --dump-streams write failures */
+	uint64_t gaps;           /* gaps in flows that ended */
+	uint64_t gap_bytes;      /* bytes missing in flows that ended */
 };
 void analyzer_stats(const struct analyzer *a, struct analyzer_stats *out);
 

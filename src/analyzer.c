@@ -152,6 +152,8 @@ static void hook_close(void *user, void *vapp, const struct flow_info *fi, uint6
 {
 	struct analyzer *a = user;
 	struct flow_app *app = vapp;
+	a->st.gaps += fi->gaps[0] + fi->gaps[1];
+	a->st.gap_bytes += fi->gap_bytes[0] + fi->gap_bytes[1];
 	if (app) {
 		if (app->smtp) {
 			smtp_session_close(app->smtp, ts);

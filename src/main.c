@@ -17,6 +17,7 @@
 #include "out.h"
 #include "msgwire.h"
 #include "out_flows.h"
+#include "out_summary.h"
 #include "sbuf.h"
 #include "source.h"
 #include "ui.h"
@@ -26,7 +27,7 @@
 #endif
 
 /* Exit statuses (documented in docs/smtpscope.1 and --help). */
-enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_DAMAGED = 2 };
+enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_DAMAGED = 2, EXIT_FINDINGS = 3 };
 
 #define MAX_PORTS 64
 #define MAX_FILES 256
@@ -67,10 +68,13 @@ static void usage(FILE *f)
 	      "  --color=WHEN          auto (default), always or never; NO_COLOR is honoured\n"
 	      "  --flows               one line per TCP flow instead of SMTP (diagnostic)\n"
 	      "  --dump-streams DIR    write each direction's reassembled bytes to DIR\n"
-	      "  -q, --quiet           no warnings or statistics on stderr\n"
+	      "  --summary             only the run's totals (a JSON record with --json)\n"
+	      "  --fail-on SEVERITY    exit 3 if a finding of SEVERITY or worse was seen\n"
+	      "  -q, --quiet           no progress, warnings or statistics on stderr\n"
 	      "  -h, --help            this help;  -V, --version  the version\n"
 	      "\n"
-	      "exit status: 0 ok, 1 usage or fatal error, 2 input damaged but analysed\n",
+	      "exit status: 0 ok, 1 usage or fatal error, 2 input damaged but analysed,\n"
+	      "             3 a finding at or above --fail-on was seen\n",
 	      f);
 }
 
@@ -104,6 +108,72 @@ static size_t parse_ports(const char *s, uint16_t *out, size_t max)
 	return n;
 }
 
+/* The progress line on stderr (files on a terminal, not with -q). */
+struct progress {
+	bool on;              /* draw it */
+	uint64_t start_us;    /* first tick */
+	uint64_t last_us;     /* last redraw */
+};
+
+static uint64_t now_us(void);
+
+static void human_bytes(char *buf, size_t len, double v)
+{
+	const char *u[] = { "B", "KB", "MB", "GB", "TB" };
+	int i = 0;
+	while (v >= 1000 && i < 4) {
+		v /= 1000;
+		i++;
+	}
+	snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", v, u[i]);
+}
+
+static void progress_tick(struct progress *p, struct source *src, struct sink *sum)
+{
+	if (!p->on)
+		return;
+	uint64_t now = now_us();
+	if (!p->start_us)
+		p->start_us = now;
+	if (now - p->last_us < 250000)
+		return;
+	p->last_us = now;
+	struct capture_stats cs;
+	source_stats(src, &cs);
+	struct summary_counts c;
+	out_summary_counts(sum, &c);
+	double secs = (double)(now - p->start_us) / 1e6;
+	double rate = secs > 0 ? (double)cs.file_bytes / secs : 0;
+	char done[32], total[32], r[32], line[256];
+	human_bytes(done, sizeof done, (double)cs.file_bytes);
+	human_bytes(r, sizeof r, rate);
+	uint64_t findings = c.findings[0] + c.findings[1] + c.findings[2] + c.findings[3];
+	if (cs.file_size && cs.file_bytes <= cs.file_size) {
+		double frac = (double)cs.file_bytes / (double)cs.file_size;
+		int w = 20, k = (int)(frac * w);
+		char bar[32];
+		for (int i = 0; i < w; i++)
+			bar[i] = i < k ? '#' : '.';
+		bar[w] = '\0';
+		double eta = rate > 0 ? (double)(cs.file_size - cs.file_bytes) / rate : 0;
+		human_bytes(total, sizeof total, (double)cs.file_size);
+		snprintf(line, sizeof line, "[%s] %3.0f%% %s/%s  %s/s  ETA %d:%02d  sessions %llu  findings %llu", bar,
+		         frac * 100, done, total, r, (int)eta / 60, (int)eta % 60, (unsigned long long)c.sessions,
+		         (unsigned long long)findings);
+	} else {
+		snprintf(line, sizeof line, "%s read  %s/s  sessions %llu  findings %llu", done, r,
+		         (unsigned long long)c.sessions, (unsigned long long)findings);
+	}
+	fprintf(stderr, "\r%s\033[K", line);
+	fflush(stderr);
+}
+
+static void progress_end(struct progress *p)
+{
+	if (p->on && p->last_us)
+		fputs("\r\033[K", stderr);
+}
+
 static uint64_t now_us(void)
 {
 	struct timeval tv;
@@ -114,6 +184,7 @@ static uint64_t now_us(void)
 enum {
 	OPT_PORTS = 256, OPT_FLOWS, OPT_DUMP, OPT_JSON, OPT_EVENTS, OPT_SECRETS, OPT_BODY, OPT_COLOR,
 	OPT_NOCOLOR, OPT_STRICT, OPT_FINDINGS_ONLY, OPT_SEPARATE, OPT_UI, OPT_NOUI, OPT_REALTIME,
+	OPT_SUMMARY, OPT_FAIL_ON,
 };
 
 /* A word after -r FILE is another file if it exists as a regular file or
@@ -138,7 +209,8 @@ int main(int argc, char **argv)
 {
 	const char *files[MAX_FILES];
 	size_t nfiles = 0;
-	bool separate = false, realtime = false;
+	bool separate = false, realtime = false, summary = false;
+	int fail_on = -1; /* severity rank, -1: not asked */
 	int ui_flag = 0; /* 1 --ui, -1 --no-ui, 0 decide: live on a terminal */
 	const char *iface = NULL, *dump_dir = NULL, *json_path = NULL, *color = "auto";
 	bool flows = false, json = false, events = false, secrets = false, body = false, strict = false,
@@ -164,6 +236,8 @@ int main(int argc, char **argv)
 		{ "ui", no_argument, NULL, OPT_UI },
 		{ "no-ui", no_argument, NULL, OPT_NOUI },
 		{ "realtime", no_argument, NULL, OPT_REALTIME },
+		{ "summary", no_argument, NULL, OPT_SUMMARY },
+		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -187,6 +261,13 @@ int main(int argc, char **argv)
 		case OPT_UI: ui_flag = 1; break;
 		case OPT_NOUI: ui_flag = -1; break;
 		case OPT_REALTIME: realtime = true; break;
+		case OPT_SUMMARY: summary = true; break;
+		case OPT_FAIL_ON:
+			if (strcmp(optarg, "info") && strcmp(optarg, "low") && strcmp(optarg, "medium") &&
+			    strcmp(optarg, "high"))
+				die_usage("--fail-on wants info, low, medium or high, not '%s'", optarg);
+			fail_on = summary_severity_rank(optarg);
+			break;
 		case 'i': iface = optarg; break;
 		case OPT_PORTS: nports = parse_ports(optarg, ports, MAX_PORTS); break;
 		case OPT_FLOWS: flows = true; break;
@@ -279,9 +360,14 @@ int main(int argc, char **argv)
 	} else {
 		if (json)
 			event_bus_add(&bus, out_json_new(json_file ? json_file : stdout, &oo));
-		else
+		else if (!summary && !use_ui)
 			event_bus_add(&bus, out_text_new(stdout, &oo));
 	}
+	/* Always counted (progress, --fail-on); printed at the end of a text run,
+	 * or with --summary (as a JSON record when the output is JSON). */
+	bool print_summary = !flows && (summary || (!json && !use_ui));
+	struct sink *sum = out_summary_new(json ? (json_file ? json_file : stdout) : stdout, json, print_summary);
+	event_bus_add(&bus, sum);
 
 	struct analyzer_opts ao = { 0 };
 	ao.smtp = !flows;
@@ -305,6 +391,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	struct progress prog = { !quiet && !use_ui && !source_live(src) && isatty(STDERR_FILENO), 0, 0 };
 	int status = EXIT_OK;
 	if (use_ui) {
 		struct ui_args ua = { src, an, &bus, realtime, secrets, &stop_requested };
@@ -326,7 +413,7 @@ int main(int argc, char **argv)
 		}
 	} else {
 		while (!stop_requested && source_feed(src, an, BATCH) != SOURCE_EOF)
-			;
+			progress_tick(&prog, src, sum);
 	}
 	if (source_fatal(src)) {
 		fprintf(stderr, "smtpscope: capture error: %s\n", source_fatal(src));
@@ -335,6 +422,18 @@ int main(int argc, char **argv)
 		status = EXIT_DAMAGED;
 	}
 	analyzer_finish(an);
+	progress_end(&prog);
+	{
+		struct analyzer_stats st;
+		analyzer_stats(an, &st);
+		struct capture_stats cs;
+		source_stats(src, &cs);
+		struct summary_totals tot = { st.packets, st.bytes, st.flow.flows_total, st.gaps, st.gap_bytes,
+		                              cs.valid, cs.dropped, cs.if_dropped };
+		out_summary_set_totals(sum, &tot);
+	}
+	struct summary_counts counts;
+	out_summary_counts(sum, &counts);
 	event_bus_close(&bus);
 	fflush(stdout);
 	if (json_file && fclose(json_file) != 0) {
@@ -353,6 +452,11 @@ int main(int argc, char **argv)
 	if (!quiet && st.dump_errors)
 		fprintf(stderr, "smtpscope: warning: %llu writes to %s failed\n", (unsigned long long)st.dump_errors,
 		        dump_dir);
+	if (fail_on >= 0 && status != EXIT_USAGE) {
+		for (int r = fail_on; r < 4; r++)
+			if (counts.findings[r])
+				status = EXIT_FINDINGS;
+	}
 	analyzer_free(an);
 	source_close(src);
 	sbuf_free(&bpf);

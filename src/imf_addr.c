@@ -1,0 +1,397 @@
+/* imf_addr — RFC 5322 address lists (§3.4, obsolete syntax §4.4), leniently.
+ *
+ * Two passes over the unfolded field body: a lexer turns it into tokens (atoms,
+ * quoted strings, domain literals, comments, single specials), each marked
+ * with whether CFWS preceded it; a loop without recursion then reads address
+ * elements separated by ',' (and ';' closing a group). Memory and time are
+ * linear in the input, which the caller caps (IMF_FIELD_MAX).
+ */
+#include "imf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum tok_type { TK_ATOM, TK_QSTR, TK_DLIT, TK_COMMENT, TK_SPECIAL };
+
+struct tok {
+	enum tok_type type; /* what the token is */
+	char ch;            /* the character of a TK_SPECIAL */
+	int ws_before;      /* white space or a comment came before it */
+	size_t off, len;    /* text in the scratch buffer (quoted pairs undone) */
+};
+
+struct lexed {
+	struct tok *v;      /* tokens */
+	size_t n, cap;      /* count, allocated */
+	struct sbuf text;   /* token texts */
+	int err;            /* something was malformed */
+};
+
+static void tok_push(struct lexed *lx, enum tok_type type, char ch, int ws, size_t off)
+{
+	if (lx->n == lx->cap) {
+		lx->cap = lx->cap ? lx->cap * 2 : 32;
+		lx->v = xrealloc(lx->v, lx->cap * sizeof *lx->v);
+	}
+	struct tok *t = &lx->v[lx->n++];
+	t->type = type;
+	t->ch = ch;
+	t->ws_before = ws;
+	t->off = off;
+	t->len = lx->text.len - off;
+}
+
+static int is_special(unsigned char c)
+{
+	return c && strchr("()<>[]:;@\\,.\"", c) != NULL;
+}
+
+/* RFC 5322 §3.2.2-3.2.4 tokens. 8-bit bytes count as atext (RFC 6532 §3.2). */
+static void lex(struct lexed *lx, const char *in, size_t n)
+{
+	size_t i = 0;
+	int ws = 0;
+	while (i < n) {
+		unsigned char c = (unsigned char)in[i];
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			ws = 1;
+			i++;
+			continue;
+		}
+		size_t off = lx->text.len;
+		if (c == '(') { /* comment, nested (§3.2.2); depth is just a counter */
+			size_t depth = 1;
+			i++;
+			while (i < n) {
+				char d = in[i];
+				if (d == '\\' && i + 1 < n) {
+					sbuf_addc(&lx->text, in[i + 1]);
+					i += 2;
+					continue;
+				}
+				if (d == '(')
+					depth++;
+				else if (d == ')' && --depth == 0) {
+					i++;
+					break;
+				}
+				sbuf_addc(&lx->text, d);
+				i++;
+			}
+			if (depth)
+				lx->err = 1;
+			tok_push(lx, TK_COMMENT, 0, ws, off);
+			ws = 1;
+			continue;
+		}
+		if (c == '"') { /* quoted-string (§3.2.4) */
+			i++;
+			int closed = 0;
+			while (i < n) {
+				char d = in[i];
+				if (d == '\\' && i + 1 < n) {
+					sbuf_addc(&lx->text, in[i + 1]);
+					i += 2;
+					continue;
+				}
+				i++;
+				if (d == '"') {
+					closed = 1;
+					break;
+				}
+				if (d == '\r' || d == '\n')
+					continue; /* unfolding leftovers */
+				sbuf_addc(&lx->text, d);
+			}
+			if (!closed)
+				lx->err = 1;
+			tok_push(lx, TK_QSTR, 0, ws, off);
+			ws = 0;
+			continue;
+		}
+		if (c == '[') { /* domain-literal (§3.4.1), brackets kept */
+			while (i < n && in[i] != ']') {
+				if (in[i] != ' ' && in[i] != '\t' && in[i] != '\r' && in[i] != '\n')
+					sbuf_addc(&lx->text, in[i]);
+				i++;
+			}
+			if (i < n) {
+				sbuf_addc(&lx->text, ']');
+				i++;
+			} else {
+				lx->err = 1;
+			}
+			tok_push(lx, TK_DLIT, 0, ws, off);
+			ws = 0;
+			continue;
+		}
+		if (is_special(c)) {
+			tok_push(lx, TK_SPECIAL, (char)c, ws, off);
+			if (c == '\\' || c == ')' || c == ']')
+				lx->err = 1;
+			ws = 0;
+			i++;
+			continue;
+		}
+		while (i < n) { /* atom */
+			unsigned char d = (unsigned char)in[i];
+			if (d == ' ' || d == '\t' || d == '\r' || d == '\n' || is_special(d))
+				break;
+			if (d < 0x20 || d == 0x7f)
+				lx->err = 1; /* control bytes are dropped */
+			else
+				sbuf_addc(&lx->text, (char)d);
+			i++;
+		}
+		tok_push(lx, TK_ATOM, 0, ws, off);
+		ws = 0;
+	}
+}
+
+static const char *tok_text(const struct lexed *lx, const struct tok *t)
+{
+	return lx->text.buf ? lx->text.buf + t->off : "";
+}
+
+static int tok_is(const struct tok *t, char ch)
+{
+	return t->type == TK_SPECIAL && t->ch == ch;
+}
+
+/* A phrase (display name, §3.2.5 with obs-phrase) from tokens [a,b):
+ * words joined by one space where CFWS separated them, comments left out,
+ * then RFC 2047-decoded (§5(3)). Returns a malloc'd string or NULL if empty. */
+static char *phrase_build(const struct lexed *lx, size_t a, size_t b)
+{
+	struct sbuf raw = SBUF_INIT, dec = SBUF_INIT;
+	int gap = 0;
+	for (size_t k = a; k < b; k++) {
+		const struct tok *t = &lx->v[k];
+		if (t->type == TK_COMMENT) {
+			gap = 1;
+			continue;
+		}
+		if (raw.len && (gap || t->ws_before))
+			sbuf_addc(&raw, ' ');
+		gap = 0;
+		if (t->type == TK_SPECIAL)
+			sbuf_addc(&raw, t->ch);
+		else
+			sbuf_add(&raw, tok_text(lx, t), t->len);
+	}
+	char *res = NULL;
+	if (raw.len) {
+		rfc2047_decode(&dec, raw.buf, raw.len);
+		size_t s = 0, e = dec.len;
+		while (s < e && (dec.buf[s] == ' ' || dec.buf[s] == '\t'))
+			s++;
+		while (e > s && (dec.buf[e - 1] == ' ' || dec.buf[e - 1] == '\t'))
+			e--;
+		if (e > s)
+			res = xstrndup(dec.buf + s, e - s);
+	}
+	sbuf_free(&raw);
+	sbuf_free(&dec);
+	return res;
+}
+
+/* atext per RFC 5322 §3.2.3 (plus 8-bit, RFC 6532). */
+static int local_needs_quotes(const char *s, size_t n)
+{
+	if (n == 0)
+		return 1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c <= 0x20 || c == 0x7f || is_special(c))
+			return 1;
+	}
+	return 0;
+}
+
+/* An addr-spec (§3.4.1, obs-local-part/obs-domain of §4.4) from tokens [a,b),
+ * after an optional obs-route "@a,@b:" when route is set. Comments are skipped
+ * and the last one is returned in *comment (a name stand-in). Appends
+ * "local@domain" (or a bare local part) to out. Returns 0 if clean, -1 if
+ * tokens had to be skipped. */
+static int addr_spec_build(const struct lexed *lx, size_t a, size_t b, int route,
+			   struct sbuf *out, size_t *comment)
+{
+	int err = 0;
+	size_t k = a;
+	*comment = (size_t)-1;
+	if (route) {
+		size_t j = a;
+		while (j < b && lx->v[j].type == TK_COMMENT)
+			j++;
+		if (j < b && tok_is(&lx->v[j], '@')) { /* obs-route (§4.4) */
+			while (j < b && !tok_is(&lx->v[j], ':'))
+				j++;
+			if (j < b)
+				k = j + 1;
+			else
+				err = 1;
+		}
+	}
+	int at = 0;
+	for (; k < b; k++) {
+		const struct tok *t = &lx->v[k];
+		if (t->type == TK_COMMENT) {
+			*comment = k;
+			continue;
+		}
+		if (tok_is(t, '@')) {
+			if (at)
+				err = 1; /* second '@': kept, as the wire has it */
+			at = 1;
+			sbuf_addc(out, '@');
+		} else if (tok_is(t, '.')) {
+			sbuf_addc(out, '.');
+		} else if (t->type == TK_ATOM || t->type == TK_DLIT) {
+			sbuf_add(out, tok_text(lx, t), t->len);
+		} else if (t->type == TK_QSTR) {
+			const char *s = tok_text(lx, t);
+			if (!at && local_needs_quotes(s, t->len)) {
+				sbuf_addc(out, '"');
+				for (size_t i = 0; i < t->len; i++) {
+					if (s[i] == '"' || s[i] == '\\')
+						sbuf_addc(out, '\\');
+					sbuf_addc(out, s[i]);
+				}
+				sbuf_addc(out, '"');
+			} else {
+				sbuf_add(out, s, t->len);
+			}
+		} else {
+			err = 1; /* stray special */
+		}
+	}
+	return err ? -1 : 0;
+}
+
+static void list_push(struct imf_addr_list *list, char *name, const char *addr, size_t n)
+{
+	if (list->n >= IMF_ADDR_MAX) {
+		list->more++;
+		free(name);
+		return;
+	}
+	if (list->n == 0 || (list->n & (list->n - 1)) == 0) /* grow at powers of two */
+		list->v = xrealloc(list->v, (list->n ? list->n * 2 : 1) * sizeof *list->v);
+	list->v[list->n].name = name;
+	list->v[list->n].address = xstrndup(addr, n);
+	list->n++;
+}
+
+int imf_parse_addresses(struct imf_addr_list *list, const char *in, size_t n)
+{
+	struct lexed lx = { NULL, 0, 0, SBUF_INIT, 0 };
+	lex(&lx, in, n);
+	int err = lx.err, in_group = 0;
+	size_t i = 0;
+	struct sbuf addr = SBUF_INIT;
+
+	while (i < lx.n) {
+		const struct tok *t = &lx.v[i];
+		if (t->type == TK_COMMENT || tok_is(t, ',')) { /* obs-addr-list allows empty elements */
+			i++;
+			continue;
+		}
+		if (tok_is(t, ';')) {
+			if (!in_group)
+				err = 1;
+			in_group = 0;
+			i++;
+			continue;
+		}
+		/* find the end of this element and its landmarks */
+		size_t j, angle = (size_t)-1, angle_end = (size_t)-1, at = (size_t)-1, colon = (size_t)-1;
+		int depth = 0;
+		for (j = i; j < lx.n; j++) {
+			const struct tok *u = &lx.v[j];
+			if (u->type != TK_SPECIAL)
+				continue;
+			if (u->ch == '<' && depth == 0) {
+				if (angle == (size_t)-1)
+					angle = j;
+				else
+					err = 1;
+				depth = 1;
+			} else if (u->ch == '>' && depth) {
+				if (angle_end == (size_t)-1)
+					angle_end = j;
+				depth = 0;
+			} else if (depth == 0) {
+				if (u->ch == ',' || u->ch == ';')
+					break;
+				if (u->ch == ':' && !in_group && angle == (size_t)-1 && at == (size_t)-1) {
+					colon = j;
+					break;
+				}
+				if (u->ch == '@' && at == (size_t)-1)
+					at = j;
+			}
+		}
+		if (colon != (size_t)-1) { /* group (§3.4): the name is dropped, members follow */
+			in_group = 1;
+			i = colon + 1;
+			continue;
+		}
+		size_t comment = (size_t)-1;
+		char *name = NULL;
+		sbuf_clear(&addr);
+		if (angle != (size_t)-1) { /* name-addr */
+			if (angle_end == (size_t)-1) {
+				err = 1;
+				angle_end = j;
+			}
+			name = phrase_build(&lx, i, angle);
+			if (addr_spec_build(&lx, angle + 1, angle_end, 1, &addr, &comment) < 0)
+				err = 1;
+			comment = (size_t)-1; /* only a comment after '>' names the mailbox */
+			for (size_t k = angle_end + 1; k < j; k++) {
+				if (lx.v[k].type == TK_COMMENT)
+					comment = k;
+				else
+					err = 1; /* text after '>' */
+			}
+		} else {
+			if (at == (size_t)-1)
+				err = 1; /* a bare word: kept as the wire has it (e.g. "root") */
+			if (addr_spec_build(&lx, i, j, 0, &addr, &comment) < 0)
+				err = 1;
+		}
+		if (!name && comment != (size_t)-1) {
+			/* a comment stands in for the name ("addr (Name)", RFC 822 style) */
+			const struct tok *c = &lx.v[comment];
+			struct sbuf dec = SBUF_INIT;
+			rfc2047_decode(&dec, tok_text(&lx, c), c->len);
+			if (dec.len)
+				name = xstrndup(dec.buf, dec.len);
+			sbuf_free(&dec);
+		}
+		if (addr.len)
+			list_push(list, name, addr.buf, addr.len);
+		else {
+			free(name);
+			err = 1;
+		}
+		i = j;
+	}
+	if (in_group)
+		err = 1;
+	sbuf_free(&addr);
+	sbuf_free(&lx.text);
+	free(lx.v);
+	return err ? -1 : 0;
+}
+
+void imf_addr_list_free(struct imf_addr_list *list)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		free(list->v[i].name);
+		free(list->v[i].address);
+	}
+	free(list->v);
+	list->v = NULL;
+	list->n = list->more = 0;
+}
