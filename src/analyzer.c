@@ -21,6 +21,18 @@
 #include "smtp.h"
 
 #define DUMP_FLUSH_AT (64u << 10) /* buffered stream bytes per direction before a write */
+#define PROBE_MAX     4096        /* bytes held while deciding whether a flow speaks SMTP */
+#define SMTPS_PORT    465         /* implicit TLS (RFC 8314): a TLS flow here is encrypted SMTP */
+
+/* --any-port: a flow on a port not configured as SMTP is probed by content
+ * before the dissector sees it. Chunks are logged in arrival order (both
+ * directions), then replayed to the new SMTP session once it is SMTP. */
+enum probe_verdict { PROBE_UNDECIDED, PROBE_SMTP, PROBE_NOT_SMTP };
+
+struct probe {
+	struct sbuf log;        /* records: dir (1 byte), length (4), ts (8), bytes */
+	struct sbuf first[2];   /* first bytes per direction (for the decision) */
+};
 
 struct dump {
 	struct sbuf buf[2];     /* pending bytes per direction */
@@ -29,6 +41,8 @@ struct dump {
 
 struct flow_app {
 	const struct flow_info *fi;/* the flow (valid until close) */
+	struct probe *probe;       /* --any-port: deciding (NULL once decided) */
+	bool not_smtp;             /* --any-port: decided it is not SMTP */
 	struct smtp_session *smtp; /* NULL when not dissecting */
 	struct dump *dump;         /* NULL without --dump-streams */
 };
@@ -108,6 +122,148 @@ static void dump_close(struct analyzer *a, const struct flow_info *fi, struct du
 	free(d);
 }
 
+/* ---- SMTP detection by content (--any-port) ---------------------------------- */
+
+static bool is_server_port(const struct analyzer *a, uint16_t port)
+{
+	for (size_t i = 0; i < a->o.flow.n_server_ports; i++)
+		if (a->o.flow.server_ports[i] == port)
+			return true;
+	return false;
+}
+
+/* Does p[0..n) start like want (case-insensitively), as far as it goes? */
+static int prefix_state(const uint8_t *p, size_t n, const char *want)
+{
+	size_t w = strlen(want);
+	for (size_t i = 0; i < n && i < w; i++) {
+		uint8_t c = p[i];
+		if (c >= 'a' && c <= 'z')
+			c = (uint8_t)(c - 32);
+		if (c != (uint8_t)want[i])
+			return -1; /* no */
+	}
+	return n >= w ? 1 : 0; /* yes / not enough bytes yet */
+}
+
+/* RFC 5321 §4.2: the greeting is "220" then SP, "-" or the line end;
+ * §4.1.1.1: the client's first command is EHLO or HELO (LHLO for LMTP). */
+static enum probe_verdict probe_decide(const struct flow_info *fi, const struct probe *pr)
+{
+	const uint8_t *c = (const uint8_t *)pr->first[FLOW_C2S].buf, *sv = (const uint8_t *)pr->first[FLOW_S2C].buf;
+	size_t cn = pr->first[FLOW_C2S].len, sn = pr->first[FLOW_S2C].len;
+	if (fi->server.port == SMTPS_PORT && ((cn >= 2 && c[0] == 0x16 && c[1] == 0x03) ||
+	                                      (sn >= 2 && sv[0] == 0x16 && sv[1] == 0x03)))
+		return PROBE_SMTP; /* implicit TLS: reported as an encrypted session */
+	/* An HTTP CONNECT tunnel (RFC 9110 §9.3.6) may carry SMTP: look past the
+	 * request and the proxy's answer. */
+	if (cn >= 8 && prefix_state(c, cn, "CONNECT ") > 0) {
+		const uint8_t *e = memmem(c, cn, "\r\n\r\n", 4);
+		size_t k = e ? (size_t)(e - c) + 4 : 0;
+		if (!e && (e = memmem(c, cn, "\n\n", 2)))
+			k = (size_t)(e - c) + 2;
+		if (!k)
+			return cn >= PROBE_MAX ? PROBE_NOT_SMTP : PROBE_UNDECIDED;
+		c += k;
+		cn -= k;
+		if (!sn)
+			return PROBE_UNDECIDED;
+		if (prefix_state(sv, sn, "HTTP/") < 0)
+			return PROBE_NOT_SMTP;
+		e = memmem(sv, sn, "\r\n\r\n", 4);
+		k = e ? (size_t)(e - sv) + 4 : 0;
+		if (!e && (e = memmem(sv, sn, "\n\n", 2)))
+			k = (size_t)(e - sv) + 2;
+		if (!k)
+			return sn >= PROBE_MAX ? PROBE_NOT_SMTP : PROBE_UNDECIDED;
+		sv += k;
+		sn -= k;
+	}
+	bool greet = false;
+	if (sn) {
+		int st = prefix_state(sv, sn, "220");
+		if (st < 0)
+			return PROBE_NOT_SMTP;
+		if (st > 0) {
+			if (sn == 3)
+				return PROBE_UNDECIDED;
+			if (sv[3] != ' ' && sv[3] != '-' && sv[3] != '\r' && sv[3] != '\n')
+				return PROBE_NOT_SMTP;
+			greet = true;
+		}
+	}
+	if (cn) {
+		int best = -1;
+		static const char *const verbs[] = { "EHLO", "HELO", "LHLO" };
+		for (int i = 0; i < 3; i++) {
+			int st = prefix_state(c, cn, verbs[i]);
+			if (st > 0 && cn > 4 && c[4] != ' ' && c[4] != '\r' && c[4] != '\n')
+				st = -1;
+			if (st > 0 && cn == 4)
+				st = 0;
+			if (st > best)
+				best = st;
+		}
+		if (best < 0)
+			return PROBE_NOT_SMTP;
+		if (best > 0)
+			return PROBE_SMTP; /* a greeting (or none captured) and a HELO/EHLO */
+	}
+	(void)greet;
+	if (cn + sn >= PROBE_MAX)
+		return PROBE_NOT_SMTP;
+	return PROBE_UNDECIDED;
+}
+
+static void probe_free(struct probe *pr)
+{
+	sbuf_free(&pr->log);
+	sbuf_free(&pr->first[0]);
+	sbuf_free(&pr->first[1]);
+	free(pr);
+}
+
+/* Replay the logged chunks into the new session, in arrival order. */
+static void probe_replay(struct flow_app *app, struct probe *pr)
+{
+	size_t off = 0;
+	while (off + 13 <= pr->log.len) {
+		const uint8_t *h = (const uint8_t *)pr->log.buf + off;
+		int dir = h[0];
+		uint32_t n;
+		uint64_t ts;
+		memcpy(&n, h + 1, 4);
+		memcpy(&ts, h + 5, 8);
+		smtp_session_data(app->smtp, dir, h + 13, n, ts);
+		off += 13 + n;
+	}
+}
+
+static void probe_data(struct analyzer *a, struct flow_app *app, int dir, const uint8_t *p, size_t n, uint64_t ts)
+{
+	struct probe *pr = app->probe;
+	uint8_t h[13];
+	uint32_t n32 = (uint32_t)n;
+	h[0] = (uint8_t)dir;
+	memcpy(h + 1, &n32, 4);
+	memcpy(h + 5, &ts, 8);
+	sbuf_add(&pr->log, h, sizeof h);
+	sbuf_add(&pr->log, p, n);
+	size_t room = PROBE_MAX - pr->first[dir].len;
+	sbuf_add(&pr->first[dir], p, n < room ? n : room);
+	enum probe_verdict v = probe_decide(app->fi, pr);
+	if (v == PROBE_UNDECIDED && pr->log.len < PROBE_MAX * 4)
+		return;
+	app->probe = NULL;
+	if (v == PROBE_SMTP) {
+		app->smtp = smtp_session_new(&a->smtp_cfg, a->bus, app->fi, app->fi->first_ts_us);
+		probe_replay(app, pr);
+	} else {
+		app->not_smtp = true;
+	}
+	probe_free(pr);
+}
+
 /* ---- flow hooks ------------------------------------------------------------ */
 
 static void *hook_open(void *user, const struct flow_info *fi)
@@ -117,8 +273,12 @@ static void *hook_open(void *user, const struct flow_info *fi)
 		return NULL;
 	struct flow_app *app = xcalloc(1, sizeof *app);
 	app->fi = fi;
-	if (a->o.smtp)
-		app->smtp = smtp_session_new(&a->smtp_cfg, a->bus, fi, fi->first_ts_us);
+	if (a->o.smtp) {
+		if (!a->o.any_port || is_server_port(a, fi->server.port))
+			app->smtp = smtp_session_new(&a->smtp_cfg, a->bus, fi, fi->first_ts_us);
+		else
+			app->probe = xcalloc(1, sizeof *app->probe);
+	}
 	if (a->o.dump_dir)
 		app->dump = xcalloc(1, sizeof *app->dump);
 	return app;
@@ -130,7 +290,9 @@ static void hook_data(void *user, void *vapp, int dir, const uint8_t *p, size_t 
 	struct flow_app *app = vapp;
 	if (!app)
 		return;
-	if (app->smtp)
+	if (app->probe)
+		probe_data(a, app, dir, p, n, ts);
+	else if (app->smtp)
 		smtp_session_data(app->smtp, dir, p, n, ts);
 	if (app->dump)
 		dump_bytes(a, app->fi, app->dump, dir, p, n);
@@ -142,6 +304,11 @@ static void hook_gap(void *user, void *vapp, int dir, uint64_t len, uint64_t ts)
 	struct flow_app *app = vapp;
 	if (!app)
 		return;
+	if (app->probe) { /* a hole before we could tell: leave the flow alone */
+		probe_free(app->probe);
+		app->probe = NULL;
+		app->not_smtp = true;
+	}
 	if (app->smtp)
 		smtp_session_gap(app->smtp, dir, len, ts);
 	if (app->dump)
@@ -155,6 +322,8 @@ static void hook_close(void *user, void *vapp, const struct flow_info *fi, uint6
 	a->st.gaps += fi->gaps[0] + fi->gaps[1];
 	a->st.gap_bytes += fi->gap_bytes[0] + fi->gap_bytes[1];
 	if (app) {
+		if (app->probe)
+			probe_free(app->probe);
 		if (app->smtp) {
 			smtp_session_close(app->smtp, ts);
 			smtp_session_free(app->smtp);

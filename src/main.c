@@ -55,6 +55,7 @@ static void usage(FILE *f)
 	      "  --separate            analyse each -r file on its own\n"
 	      "  -i IFACE              capture live on an interface\n"
 	      "  --ports LIST          SMTP server ports (default 25,587,2025)\n"
+	      "  --any-port            also find SMTP by content on every other TCP port\n"
 	      "  BPF expression        further restricts packets, as in tcpdump\n"
 	      "  --ui / --no-ui        interactive UI (default with -i on a terminal)\n"
 	      "  --realtime            with --ui -r: replay at capture pace\n"
@@ -184,7 +185,7 @@ static uint64_t now_us(void)
 enum {
 	OPT_PORTS = 256, OPT_FLOWS, OPT_DUMP, OPT_JSON, OPT_EVENTS, OPT_SECRETS, OPT_BODY, OPT_COLOR,
 	OPT_NOCOLOR, OPT_STRICT, OPT_FINDINGS_ONLY, OPT_SEPARATE, OPT_UI, OPT_NOUI, OPT_REALTIME,
-	OPT_SUMMARY, OPT_FAIL_ON,
+	OPT_SUMMARY, OPT_FAIL_ON, OPT_ANY_PORT,
 };
 
 /* A word after -r FILE is another file if it exists as a regular file or
@@ -209,7 +210,7 @@ int main(int argc, char **argv)
 {
 	const char *files[MAX_FILES];
 	size_t nfiles = 0;
-	bool separate = false, realtime = false, summary = false;
+	bool separate = false, realtime = false, summary = false, any_port = false;
 	int fail_on = -1; /* severity rank, -1: not asked */
 	int ui_flag = 0; /* 1 --ui, -1 --no-ui, 0 decide: live on a terminal */
 	const char *iface = NULL, *dump_dir = NULL, *json_path = NULL, *color = "auto";
@@ -237,6 +238,7 @@ int main(int argc, char **argv)
 		{ "no-ui", no_argument, NULL, OPT_NOUI },
 		{ "realtime", no_argument, NULL, OPT_REALTIME },
 		{ "summary", no_argument, NULL, OPT_SUMMARY },
+		{ "any-port", no_argument, NULL, OPT_ANY_PORT },
 		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -262,6 +264,7 @@ int main(int argc, char **argv)
 		case OPT_NOUI: ui_flag = -1; break;
 		case OPT_REALTIME: realtime = true; break;
 		case OPT_SUMMARY: summary = true; break;
+		case OPT_ANY_PORT: any_port = true; break;
 		case OPT_FAIL_ON:
 			if (strcmp(optarg, "info") && strcmp(optarg, "low") && strcmp(optarg, "medium") &&
 			    strcmp(optarg, "high"))
@@ -377,6 +380,8 @@ int main(int argc, char **argv)
 	flow_config_defaults(&ao.flow);
 	ao.flow.server_ports = ports;
 	ao.flow.n_server_ports = nports;
+	ao.any_port = any_port;
+	ao.flow.all_ports = any_port;
 	struct analyzer *an = analyzer_new(&ao, source_linktype(src), &bus, err, sizeof err);
 	if (!an) {
 		fprintf(stderr, "smtpscope: %s\n", err);
