@@ -1,6 +1,11 @@
 /* main — options, wiring of capture -> analyzer -> sinks, the poll loop,
  * signals and the exit status. No protocol details live here. */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -54,6 +59,7 @@ static void usage(FILE *f)
 	      "                        merged by timestamp as one capture\n"
 	      "  --separate            analyse each -r file on its own\n"
 	      "  -i IFACE              capture live on an interface\n"
+	      "  -Z USER               after opening IFACE as root, run as USER (default nobody)\n"
 	      "  --ports LIST          SMTP server ports (default 25,587,2025)\n"
 	      "  --any-port            also find SMTP by content on every other TCP port\n"
 	      "  BPF expression        further restricts packets, as in tcpdump\n"
@@ -107,6 +113,47 @@ static size_t parse_ports(const char *s, uint16_t *out, size_t max)
 	if (!n)
 		die_usage("invalid port list '%s'", s);
 	return n;
+}
+
+/* Become user (and its groups) for good. */
+static int drop_privileges(const char *user, char *err, size_t len)
+{
+	struct passwd *pw = getpwnam(user);
+	if (!pw) {
+		snprintf(err, len, "-Z %s: no such user", user);
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		snprintf(err, len, "cannot become user %s: %s", user, strerror(errno));
+		return -1;
+	}
+	if (pw->pw_uid != 0 && setuid(0) == 0) {
+		snprintf(err, len, "cannot drop root privileges for %s", user);
+		return -1;
+	}
+	return 0;
+}
+
+/* As root, refuse to write into a directory another user owns: they could
+ * plant a symlink or a hard link there (the classic /tmp attack). */
+static int check_output_path(const char *path, bool is_dir, char *err, size_t len)
+{
+	if (geteuid() != 0)
+		return 0;
+	char *copy = xstrndup(path, strlen(path));
+	struct stat st;
+	const char *dir = dirname(copy);
+	int rc = 0;
+	if (stat(dir, &st) == 0 && st.st_uid != 0) {
+		snprintf(err, len, "refusing to write %s as root into %s, owned by uid %u (run as that user, or choose another place)",
+		         path, dir, (unsigned)st.st_uid);
+		rc = -1;
+	} else if (is_dir && stat(path, &st) == 0 && st.st_uid != 0) {
+		snprintf(err, len, "refusing to write into %s as root: it is owned by uid %u", path, (unsigned)st.st_uid);
+		rc = -1;
+	}
+	free(copy);
+	return rc;
 }
 
 /* The progress line on stderr (files on a terminal, not with -q). */
@@ -185,7 +232,7 @@ static uint64_t now_us(void)
 enum {
 	OPT_PORTS = 256, OPT_FLOWS, OPT_DUMP, OPT_JSON, OPT_EVENTS, OPT_SECRETS, OPT_BODY, OPT_COLOR,
 	OPT_NOCOLOR, OPT_STRICT, OPT_FINDINGS_ONLY, OPT_SEPARATE, OPT_UI, OPT_NOUI, OPT_REALTIME,
-	OPT_SUMMARY, OPT_FAIL_ON, OPT_ANY_PORT,
+	OPT_SUMMARY, OPT_FAIL_ON, OPT_ANY_PORT, OPT_USER,
 };
 
 /* A word after -r FILE is another file if it exists as a regular file or
@@ -212,6 +259,7 @@ int main(int argc, char **argv)
 	size_t nfiles = 0;
 	bool separate = false, realtime = false, summary = false, any_port = false;
 	int fail_on = -1; /* severity rank, -1: not asked */
+	const char *run_as = NULL; /* -Z USER */
 	int ui_flag = 0; /* 1 --ui, -1 --no-ui, 0 decide: live on a terminal */
 	const char *iface = NULL, *dump_dir = NULL, *json_path = NULL, *color = "auto";
 	bool flows = false, json = false, events = false, secrets = false, body = false, strict = false,
@@ -239,6 +287,7 @@ int main(int argc, char **argv)
 		{ "realtime", no_argument, NULL, OPT_REALTIME },
 		{ "summary", no_argument, NULL, OPT_SUMMARY },
 		{ "any-port", no_argument, NULL, OPT_ANY_PORT },
+		{ "user", required_argument, NULL, 'Z' },
 		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -248,7 +297,7 @@ int main(int argc, char **argv)
 	opterr = 0;
 	int c;
 	/* '+': stop at the first non-option, which starts the BPF expression */
-	while ((c = getopt_long(argc, argv, "+r:i:qhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+r:i:Z:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			if (nfiles >= MAX_FILES)
@@ -265,6 +314,7 @@ int main(int argc, char **argv)
 		case OPT_REALTIME: realtime = true; break;
 		case OPT_SUMMARY: summary = true; break;
 		case OPT_ANY_PORT: any_port = true; break;
+		case 'Z': run_as = optarg; break;
 		case OPT_FAIL_ON:
 			if (strcmp(optarg, "info") && strcmp(optarg, "low") && strcmp(optarg, "medium") &&
 			    strcmp(optarg, "high"))
@@ -328,6 +378,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "smtpscope: %s\n", err);
 		return EXIT_USAGE;
 	}
+	/* Live capture: give up root as soon as the device is open (tcpdump's
+	 * -Z); outputs are then created as that user. */
+	if (iface && geteuid() == 0) {
+		const char *who = run_as ? run_as : "nobody";
+		if (strcmp(who, "root") != 0 && drop_privileges(who, err, sizeof err) != 0) {
+			fprintf(stderr, "smtpscope: %s\n", err);
+			return EXIT_USAGE;
+		}
+	}
+	if ((json_path && strcmp(json_path, "-") != 0 && check_output_path(json_path, false, err, sizeof err) != 0) ||
+	    (dump_dir && check_output_path(dump_dir, true, err, sizeof err) != 0)) {
+		fprintf(stderr, "smtpscope: %s\n", err);
+		return EXIT_USAGE;
+	}
 	bool use_ui = ui_flag > 0 || (ui_flag == 0 && iface && isatty(STDOUT_FILENO));
 	if (use_ui && json && !json_path)
 		die_usage("%s", "--json to standard output cannot share the terminal with the UI: use --json=FILE");
@@ -336,7 +400,8 @@ int main(int argc, char **argv)
 	struct event_bus bus = { { 0 }, 0 };
 	FILE *json_file = NULL;
 	if (json_path && strcmp(json_path, "-") != 0) {
-		json_file = fopen(json_path, "w");
+		int jfd = open(json_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+		json_file = jfd >= 0 ? fdopen(jfd, "w") : NULL;
 		if (!json_file) {
 			fprintf(stderr, "smtpscope: --json=%s: %s\n", json_path, strerror(errno));
 			return EXIT_USAGE;
