@@ -17,6 +17,7 @@
 struct analyzer_opts {
 	bool        smtp;              /* run the SMTP dissector on tracked flows */
 	bool        any_port;          /* --any-port: find SMTP by content on every TCP flow */
+	struct extract *extract;       /* --extract/--mbox (borrowed), or NULL */
 	const char *dump_dir;          /* --dump-streams DIR, or NULL */
 	bool        show_secrets;      /* --show-secrets */
 	bool        strict_alignment;  /* --strict-alignment */

@@ -380,6 +380,7 @@ struct analyzer *analyzer_new(const struct analyzer_opts *o, int linktype, struc
 	}
 	a->dec = decoder_new(linktype);
 	a->msg = msgwire_new(o->strict_alignment);
+	msgwire_set_extract(a->msg, o->extract);
 	a->smtp_cfg.show_secrets = o->show_secrets;
 	a->smtp_cfg.msg = msgwire_hooks(a->msg);
 	struct flow_hooks h = { hook_open, hook_data, hook_gap, hook_close, a };

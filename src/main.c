@@ -20,6 +20,7 @@
 #include "capture.h"
 #include "event.h"
 #include "out.h"
+#include "extract.h"
 #include "msgwire.h"
 #include "out_flows.h"
 #include "out_summary.h"
@@ -73,6 +74,8 @@ static void usage(FILE *f)
 	      "  --show-secrets        show decoded passwords (masked by default)\n"
 	      "  --strict-alignment    From:/MAIL FROM domains must match exactly\n"
 	      "  --color=WHEN          auto (default), always or never; NO_COLOR is honoured\n"
+	      "  --extract DIR         each message as DIR/<time>_<session>_<n>.eml + .json\n"
+	      "  --mbox FILE           append each message to FILE (mboxrd)\n"
 	      "  --flows               one line per TCP flow instead of SMTP (diagnostic)\n"
 	      "  --dump-streams DIR    write each direction's reassembled bytes to DIR\n"
 	      "  --summary             only the run's totals (a JSON record with --json)\n"
@@ -232,7 +235,7 @@ static uint64_t now_us(void)
 enum {
 	OPT_PORTS = 256, OPT_FLOWS, OPT_DUMP, OPT_JSON, OPT_EVENTS, OPT_SECRETS, OPT_BODY, OPT_COLOR,
 	OPT_NOCOLOR, OPT_STRICT, OPT_FINDINGS_ONLY, OPT_SEPARATE, OPT_UI, OPT_NOUI, OPT_REALTIME,
-	OPT_SUMMARY, OPT_FAIL_ON, OPT_ANY_PORT, OPT_USER,
+	OPT_SUMMARY, OPT_FAIL_ON, OPT_ANY_PORT, OPT_USER, OPT_EXTRACT, OPT_MBOX,
 };
 
 /* A word after -r FILE is another file if it exists as a regular file or
@@ -260,6 +263,7 @@ int main(int argc, char **argv)
 	bool separate = false, realtime = false, summary = false, any_port = false;
 	int fail_on = -1; /* severity rank, -1: not asked */
 	const char *run_as = NULL; /* -Z USER */
+	const char *extract_dir = NULL, *mbox_path = NULL;
 	int ui_flag = 0; /* 1 --ui, -1 --no-ui, 0 decide: live on a terminal */
 	const char *iface = NULL, *dump_dir = NULL, *json_path = NULL, *color = "auto";
 	bool flows = false, json = false, events = false, secrets = false, body = false, strict = false,
@@ -288,6 +292,8 @@ int main(int argc, char **argv)
 		{ "summary", no_argument, NULL, OPT_SUMMARY },
 		{ "any-port", no_argument, NULL, OPT_ANY_PORT },
 		{ "user", required_argument, NULL, 'Z' },
+		{ "extract", required_argument, NULL, OPT_EXTRACT },
+		{ "mbox", required_argument, NULL, OPT_MBOX },
 		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -315,6 +321,8 @@ int main(int argc, char **argv)
 		case OPT_SUMMARY: summary = true; break;
 		case OPT_ANY_PORT: any_port = true; break;
 		case 'Z': run_as = optarg; break;
+		case OPT_EXTRACT: extract_dir = optarg; break;
+		case OPT_MBOX: mbox_path = optarg; break;
 		case OPT_FAIL_ON:
 			if (strcmp(optarg, "info") && strcmp(optarg, "low") && strcmp(optarg, "medium") &&
 			    strcmp(optarg, "high"))
@@ -388,9 +396,24 @@ int main(int argc, char **argv)
 		}
 	}
 	if ((json_path && strcmp(json_path, "-") != 0 && check_output_path(json_path, false, err, sizeof err) != 0) ||
-	    (dump_dir && check_output_path(dump_dir, true, err, sizeof err) != 0)) {
+	    (dump_dir && check_output_path(dump_dir, true, err, sizeof err) != 0) ||
+	    (extract_dir && check_output_path(extract_dir, true, err, sizeof err) != 0) ||
+	    (mbox_path && check_output_path(mbox_path, false, err, sizeof err) != 0)) {
 		fprintf(stderr, "smtpscope: %s\n", err);
 		return EXIT_USAGE;
+	}
+	if ((extract_dir || mbox_path) && flows)
+		die_usage("%s", "--extract and --mbox need SMTP analysis; they cannot go with --flows");
+	struct extract *ex = NULL;
+	if (extract_dir || mbox_path) {
+		struct extract_opts xo = { extract_dir, mbox_path, { 0 } };
+		xo.json.show_secrets = secrets;
+		xo.json.write_headers_json = msgwire_headers_json;
+		ex = extract_new(&xo, err, sizeof err);
+		if (!ex) {
+			fprintf(stderr, "smtpscope: %s\n", err);
+			return EXIT_USAGE;
+		}
 	}
 	bool use_ui = ui_flag > 0 || (ui_flag == 0 && iface && isatty(STDOUT_FILENO));
 	if (use_ui && json && !json_path)
@@ -434,6 +457,8 @@ int main(int argc, char **argv)
 	/* Always counted (progress, --fail-on); printed at the end of a text run,
 	 * or with --summary (as a JSON record when the output is JSON). */
 	bool print_summary = !flows && (summary || (!json && !use_ui));
+	if (ex)
+		event_bus_add(&bus, extract_sink(ex));
 	struct sink *sum = out_summary_new(json ? (json_file ? json_file : stdout) : stdout, json, print_summary);
 	event_bus_add(&bus, sum);
 
@@ -446,6 +471,7 @@ int main(int argc, char **argv)
 	ao.flow.server_ports = ports;
 	ao.flow.n_server_ports = nports;
 	ao.any_port = any_port;
+	ao.extract = ex;
 	ao.flow.all_ports = any_port;
 	struct analyzer *an = analyzer_new(&ao, source_linktype(src), &bus, err, sizeof err);
 	if (!an) {
@@ -522,12 +548,20 @@ int main(int argc, char **argv)
 	if (!quiet && st.dump_errors)
 		fprintf(stderr, "smtpscope: warning: %llu writes to %s failed\n", (unsigned long long)st.dump_errors,
 		        dump_dir);
+	if (ex) {
+		struct extract_stats xs;
+		extract_stats(ex, &xs);
+		if (!quiet && xs.errors)
+			fprintf(stderr, "smtpscope: warning: %llu messages could not be extracted completely (--extract/--mbox)\n",
+			        (unsigned long long)xs.errors);
+	}
 	if (fail_on >= 0 && status != EXIT_USAGE) {
 		for (int r = fail_on; r < 4; r++)
 			if (counts.findings[r])
 				status = EXIT_FINDINGS;
 	}
 	analyzer_free(an);
+	extract_free(ex);
 	source_close(src);
 	sbuf_free(&bpf);
 	return status;

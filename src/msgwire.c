@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "extract.h"
 #include "imf.h"
 #include "sbuf.h"
 #include "verdict.h"
@@ -18,41 +19,62 @@
 struct msgwire {
 	bool strict;                        /* --strict-alignment */
 	struct smtp_msg_hooks hooks;        /* what the SMTP layer calls */
+	struct extract *x;                  /* --extract/--mbox, or NULL (borrowed) */
 };
+
+/* A few finished parsers are kept for the next messages (a parser is a few
+ * KiB, zeroed when new): at most PARSER_POOL_MAX, so the pool stays small
+ * whatever the traffic. Single-threaded, like the rest of the pipeline. */
+#define PARSER_POOL_MAX 32
+static struct imf_parser *parser_pool[PARSER_POOL_MAX];
+static size_t parser_pool_n;
 
 static void parser_free(void *p)
 {
+	if (p && parser_pool_n < PARSER_POOL_MAX) {
+		imf_parser_reset(p); /* releases the message's header data now */
+		parser_pool[parser_pool_n++] = p;
+		return;
+	}
 	imf_parser_free(p);
 }
 
 static void mw_begin(void *user, struct smtp_txn *t)
 {
-	(void)user;
+	struct msgwire *m = user;
+	if (m->x)
+		extract_begin(m->x, t);
 	if (t->headers) {
 		imf_parser_reset(t->headers);
 	} else {
-		t->headers = imf_parser_new();
+		t->headers = parser_pool_n ? parser_pool[--parser_pool_n] : imf_parser_new();
 		t->headers_free = parser_free;
 	}
 }
 
 static void mw_data(void *user, struct smtp_txn *t, const uint8_t *p, size_t n)
 {
-	(void)user;
+	struct msgwire *m = user;
+	if (m->x)
+		extract_data(m->x, t, p, n);
 	if (t->headers)
 		imf_push(t->headers, p, n);
 }
 
 static void mw_gap(void *user, struct smtp_txn *t, uint64_t len)
 {
-	(void)user;
+	struct msgwire *m = user;
+	if (m->x)
+		extract_gap(m->x, t, len);
 	if (t->headers)
 		imf_gap(t->headers, len);
 }
 
 static void mw_end(void *user, struct smtp_txn *t)
 {
-	(void)user;
+	struct msgwire *m = user;
+	if (m->x)
+		extract_end(m->x, t);
 	if (t->headers)
 		imf_finish(t->headers);
 }
@@ -67,6 +89,10 @@ static void mw_complete(void *user, struct smtp_txn *t)
 		if (t->rcpts[i].reply == 0 || (t->rcpts[i].reply >= 200 && t->rcpts[i].reply < 300))
 			rcpts[nr++] = t->rcpts[i].addr;
 	const struct auth_attempt *a = t->auth;
+	/* imf_* anomalies of the message belong to the transaction's list
+	 * (docs/schema.md: "anomaly names raised within this transaction"). */
+	if (t->headers && t->msg_started)
+		anom_merge(&t->anoms, &imf_headers(t->headers)->anoms);
 	struct verdict_input in = {
 		.helo = t->helo,
 		.mail_from = t->has_mail ? t->mail_from : NULL,
@@ -116,6 +142,11 @@ struct msgwire *msgwire_new(bool strict_alignment)
 	return m;
 }
 
+void msgwire_set_extract(struct msgwire *m, struct extract *x)
+{
+	m->x = x;
+}
+
 const struct smtp_msg_hooks *msgwire_hooks(struct msgwire *m)
 {
 	return &m->hooks;
@@ -124,6 +155,8 @@ const struct smtp_msg_hooks *msgwire_hooks(struct msgwire *m)
 void msgwire_free(struct msgwire *m)
 {
 	free(m);
+	while (parser_pool_n) /* transactions are gone by now; so is the need */
+		imf_parser_free(parser_pool[--parser_pool_n]);
 }
 
 void msgwire_headers_json(struct sbuf *out, const void *headers)
