@@ -2,9 +2,10 @@
 # Install the build and test dependencies that are missing (Debian/Ubuntu).
 # As root: apt-get installs them. Otherwise: prints the exact command to run.
 # Build: gcc make pkg-config libpcap-dev libncurses-dev libpsl-dev
-# Test:  tshark tcpdump python3 tmux swaks python3-aiosmtpd clang valgrind
+# Test:  tshark tcpdump python3 tmux swaks python3-aiosmtpd clang libclang-rt-14-dev
+#        (libFuzzer and the sanitizer runtimes) valgrind time gzip
 set -u
-PKGS="gcc make pkg-config libpcap-dev libncurses-dev libpsl-dev python3 tshark tcpdump tmux swaks python3-aiosmtpd clang valgrind"
+PKGS="gcc make pkg-config libpcap-dev libncurses-dev libpsl-dev python3 tshark tcpdump tmux swaks python3-aiosmtpd clang libclang-rt-14-dev valgrind time gzip"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
