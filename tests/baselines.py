@@ -1119,9 +1119,9 @@ def main():
                 root = c
                 break
     if not root or not os.path.isdir(root):
-        print("skip: public capture corpus not found (set SMTPSCOPE_PUBLIC_CAPTURES)")
-        print("0 passed, 0 failed")
-        return 0
+        print("FAIL public capture corpus not found (set SMTPSCOPE_PUBLIC_CAPTURES)")
+        print("0 passed, 1 failed")
+        return 1
     if not (os.path.isfile(args.smtpscope) and os.access(args.smtpscope, os.X_OK)):
         print("FAIL %s not found or not executable: run 'make' first" % args.smtpscope)
         print("0 passed, 1 failed")

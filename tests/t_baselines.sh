@@ -13,8 +13,8 @@ if [ ! -x "$BIN" ]; then
 	exit 1
 fi
 if ! command -v python3 >/dev/null 2>&1; then
-	echo "skip: python3 not installed"
-	echo "0 passed, 0 failed"
-	exit 0
+	echo "FAIL python3 not installed"
+	echo "0 passed, 1 failed"
+	exit 1
 fi
 exec python3 tests/baselines.py --smtpscope "$BIN" "$@"

@@ -3,8 +3,8 @@
 # reproducible: regenerate it into a temporary directory and compare bytes.
 cd "$(dirname "$0")/.." || exit 1
 if ! command -v python3 >/dev/null 2>&1; then
-	echo "skip: python3 not installed"
-	exit 0
+	echo "FAIL python3 not installed"
+	exit 1
 fi
 PYTHONDONTWRITEBYTECODE=1; export PYTHONDONTWRITEBYTECODE
 tmp=$(mktemp -d) || exit 1

@@ -13,9 +13,9 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! "$SMTPSCOPE" --help 2>&1 | grep -q -- "--extract"; then
-	echo "skip: $SMTPSCOPE has no --extract"
+	fail "$SMTPSCOPE has no --extract"
 	finish
-	exit 0
+	exit 1
 fi
 PORTS=25,587,2025,2525,1224,8240
 NAME='^[0-9]{8}T[0-9]{6}\.[0-9]{6}Z_[0-9]+_[0-9]+(-[0-9]+)?\.(eml|json)$'
@@ -28,7 +28,7 @@ if command -v tshark >/dev/null 2>&1 && [ -d "$PUBLIC" ]; then
 	line=$(tail -n 1 "$TMP/corpus.out")
 	if [ $rc -eq 0 ]; then ok "corpus vs tshark IMF export: $line"; else fail "corpus vs tshark IMF export: $line"; fi
 else
-	echo "skip: tshark or the public corpus missing (corpus comparison)"
+	fail "tshark or the public corpus missing (make deps installs tshark)"
 fi
 
 # --- generated captures -------------------------------------------------------
