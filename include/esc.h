@@ -14,7 +14,36 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "sbuf.h"
+
+/* Appends for output builders: the same effect as sbuf_add/sbuf_addc/
+ * sbuf_adds, inlined (records are built from many short pieces). */
+static inline void ob_add(struct sbuf *s, const void *p, size_t n)
+{
+	if (s->len + n + 1 > s->cap)
+		sbuf_reserve(s, n);
+	memcpy(s->buf + s->len, p, n);
+	s->len += n;
+	s->buf[s->len] = '\0';
+}
+
+static inline void ob_addc(struct sbuf *s, char c)
+{
+	if (s->len + 2 > s->cap)
+		sbuf_reserve(s, 1);
+	s->buf[s->len++] = c;
+	s->buf[s->len] = '\0';
+}
+
+static inline void ob_adds(struct sbuf *s, const char *str)
+{
+	ob_add(s, str, strlen(str));
+}
+
+/* Append v in decimal (as printf "%" PRIu64 / "%d" would). */
+void ob_u64(struct sbuf *s, uint64_t v);
+void ob_int(struct sbuf *s, long long v);
 
 /* Append p[0..n) escaped for a terminal. */
 void esc_tty(struct sbuf *out, const void *p, size_t n);

@@ -68,6 +68,8 @@ struct flow_config {
 	size_t          n_server_ports;
 	bool            all_ports;     /* track flows on every port (else only server_ports) */
 	uint64_t        idle_timeout_us;  /* default 300 s */
+	uint64_t        linger_us;        /* a closed flow stays this long after its last packet (10 s) */
+	size_t          linger_max;       /* at most this many closed flows stay (2048); oldest go first */
 	size_t          max_flows;        /* table cap; oldest idle evicted beyond */
 	size_t          ooo_bytes_per_dir;/* out-of-order bytes held per direction */
 	size_t          ooo_segs_per_dir; /* out-of-order segments held per direction */

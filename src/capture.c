@@ -2,10 +2,14 @@
 #include "capture.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <stdint.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +19,8 @@
 #define CAPTURE_FILE_BUFFER (1u << 20)  /* stdio buffer for file input (fewer read(2) calls) */
 #define CAPTURE_LIVE_BUFFER (32u << 20) /* kernel ring for live capture */
 #define CAPTURE_SNAPLEN     262144      /* full packets */
+#define MM_BATCH            4096        /* packets per capture_dispatch() on the mapped path */
+#define MM_RELEASE          (1u << 20)  /* mapped bytes behind the reader given back at a time */
 
 struct capture {
 	pcap_t *p;              /* the handle */
@@ -30,12 +36,137 @@ struct capture {
 	/* current dispatch */
 	capture_cb cb;
 	void *user;
+	/* Mapped fast path for a classic pcap file (see mm_open): records are
+	 * read straight from the mapping, no copies, no libpcap per packet.
+	 * Anything irregular hands the rest of the file back to libpcap. */
+	const uint8_t *mm;      /* the mapping, NULL when not in use */
+	size_t  mm_size;        /* file size */
+	size_t  mm_off;         /* next record */
+	size_t  mm_released;    /* bytes before this were given back (MADV_DONTNEED) */
+	uint64_t mm_count;      /* records delivered from the mapping */
+	bool    mm_swap;        /* file byte order differs from ours */
+	bool    mm_nano;        /* nanosecond timestamps */
+	uint32_t mm_snaplen;    /* from the file header */
+	volatile sig_atomic_t mm_break; /* capture_breakloop() on the mapped path */
 };
 
 static void set_err(char *err, size_t len, const char *fmt, const char *a, const char *b)
 {
 	if (err && len)
 		snprintf(err, len, fmt, a, b);
+}
+
+static uint32_t mm_u32(const struct capture *c, const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return c->mm_swap ? __builtin_bswap32(v) : v;
+}
+
+/* Map a regular file in the classic pcap format, version 2.4 (what libpcap
+ * reads without conversions), so packets come straight from the page cache:
+ * libpcap would copy each record twice (read(2) into stdio's buffer, fread
+ * into its own). The libpcap handle stays open: it names the link type, and
+ * if a record looks wrong (longer than the snaplen or 256 KiB, cut by the end
+ * of the file) the rest is read through it, after skipping the records
+ * already delivered, so errors and their messages are libpcap's own. Pages
+ * behind the reader are given back as it goes, so the mapping does not
+ * count towards the resident set. */
+static void mm_open(struct capture *c, const char *path)
+{
+	if (!c->file_size || c->file_size > SIZE_MAX || c->file_size < 24)
+		return;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct stat st;
+	void *m = MAP_FAILED;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == c->file_size)
+		m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return;
+	const uint8_t *h = m;
+	uint32_t magic;
+	memcpy(&magic, h, 4);
+	bool ok = true;
+	if (magic == 0xa1b2c3d4u || magic == 0xa1b23c4du) {
+		c->mm_swap = false;
+	} else if (magic == 0xd4c3b2a1u || magic == 0x4d3cb2a1u) {
+		c->mm_swap = true;
+		magic = __builtin_bswap32(magic);
+	} else {
+		ok = false;
+	}
+	c->mm = h;
+	c->mm_size = (size_t)c->file_size;
+	uint16_t vmaj, vmin;
+	memcpy(&vmaj, h + 4, 2);
+	memcpy(&vmin, h + 6, 2);
+	if (c->mm_swap) {
+		vmaj = __builtin_bswap16(vmaj);
+		vmin = __builtin_bswap16(vmin);
+	}
+	if (ok && (vmaj != 2 || vmin != 4))
+		ok = false;
+	if (!ok) {
+		munmap(m, c->mm_size);
+		c->mm = NULL;
+		return;
+	}
+	c->mm_nano = magic == 0xa1b23c4du;
+	c->mm_snaplen = mm_u32(c, h + 16);
+	c->mm_off = 24;
+	madvise(m, c->mm_size, MADV_SEQUENTIAL);
+}
+
+static void mm_close(struct capture *c)
+{
+	if (c->mm)
+		munmap((void *)c->mm, c->mm_size);
+	c->mm = NULL;
+}
+
+/* Leave the mapped path: libpcap reads the rest, from where we are. */
+static void mm_fallback(struct capture *c)
+{
+	mm_close(c);
+	struct pcap_pkthdr *h;
+	const u_char *b;
+	for (uint64_t i = 0; i < c->mm_count; i++) /* the records already delivered */
+		if (pcap_next_ex(c->p, &h, &b) != 1)
+			break;
+}
+
+/* The next record from the mapping: 1 with *out, 0 at the clean end of the
+ * file (CAPTURE_EOF follows), -1 when libpcap must take over. */
+static int mm_next(struct capture *c, struct capture_pkt *out)
+{
+	size_t off = c->mm_off;
+	if (off == c->mm_size)
+		return 0;
+	if (c->mm_size - off < 16)
+		return -1;
+	const uint8_t *r = c->mm + off;
+	uint32_t sec = mm_u32(c, r), frac = mm_u32(c, r + 4);
+	uint32_t caplen = mm_u32(c, r + 8), len = mm_u32(c, r + 12);
+	if (caplen > CAPTURE_SNAPLEN || (c->mm_snaplen && caplen > c->mm_snaplen) ||
+	    c->mm_size - off - 16 < caplen)
+		return -1;
+	out->ts_us = (uint64_t)sec * 1000000u + (c->mm_nano ? frac / 1000 : frac);
+	out->caplen = caplen;
+	out->wirelen = len;
+	out->data = r + 16;
+	c->mm_off = off + 16 + caplen;
+	c->mm_count++;
+	c->packets++;
+	c->bytes += caplen;
+	if (off - c->mm_released >= MM_RELEASE + 4096) { /* give back pages behind us */
+		size_t upto = off & ~(size_t)4095;
+		madvise((void *)(c->mm + c->mm_released), upto - c->mm_released, MADV_DONTNEED);
+		c->mm_released = upto;
+	}
+	return 1;
 }
 
 struct capture *capture_open_file(const char *path, char *err, size_t errlen)
@@ -115,6 +246,10 @@ struct capture *capture_open_file(const char *path, char *err, size_t errlen)
 	c->fd = -1;
 	c->file_size = size;
 	c->linktype = pcap_datalink(c->p);
+#ifndef CAPTURE_NO_MMAP /* build with -DCAPTURE_NO_MMAP to read every file through libpcap */
+	if (fp != stdin && !child)
+		mm_open(c, path);
+#endif
 	return c;
 }
 
@@ -157,6 +292,8 @@ struct capture *capture_open_live(const char *iface, char *err, size_t errlen)
 
 int capture_set_filter(struct capture *c, const char *expr, char *err, size_t errlen)
 {
+	if (c->mm && c->mm_count == 0)
+		mm_close(c); /* libpcap applies the filter as it reads */
 	struct bpf_program prog;
 	if (pcap_compile(c->p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
 		set_err(err, errlen, "bad filter expression '%s': %s", expr, pcap_geterr(c->p));
@@ -205,6 +342,27 @@ int capture_dispatch(struct capture *c, int max, capture_cb cb, void *user)
 {
 	c->cb = cb;
 	c->user = user;
+	if (c->mm) {
+		int lim = max > 0 ? max : MM_BATCH, n = 0;
+		struct capture_pkt pkt;
+		while (n < lim && !c->mm_break) {
+			int rc = mm_next(c, &pkt);
+			if (rc == 1) {
+				cb(user, &pkt);
+				n++;
+				continue;
+			}
+			if (rc == 0 && n == 0)
+				return CAPTURE_EOF;
+			if (rc < 0)
+				mm_fallback(c);
+			break;
+		}
+		c->mm_break = 0;
+		if (n || c->mm)
+			return n;
+		/* fell back before any packet: libpcap goes on below */
+	}
 	int n = pcap_dispatch(c->p, max > 0 ? max : -1, trampoline, (u_char *)c);
 	if (n == PCAP_ERROR_BREAK)
 		return 0;
@@ -224,6 +382,7 @@ const char *capture_error(const struct capture *c)
 
 void capture_breakloop(struct capture *c)
 {
+	c->mm_break = 1;
 	pcap_breakloop(c->p);
 }
 
@@ -240,6 +399,9 @@ void capture_stats(struct capture *c, struct capture_stats *out)
 			out->dropped = ps.ps_drop;
 			out->if_dropped = ps.ps_ifdrop;
 		}
+	} else if (c->mm) {
+		out->file_size = c->file_size;
+		out->file_bytes = c->mm_off;
 	} else if (c->fp) {
 		out->file_size = c->file_size;
 		long pos = ftell(c->fp);
@@ -249,6 +411,14 @@ void capture_stats(struct capture *c, struct capture_stats *out)
 
 int capture_next(struct capture *c, struct capture_pkt *out)
 {
+	if (c->mm) {
+		int r = mm_next(c, out);
+		if (r == 1)
+			return 1;
+		if (r == 0)
+			return CAPTURE_EOF;
+		mm_fallback(c);
+	}
 	struct pcap_pkthdr *h;
 	const u_char *bytes;
 	int rc = pcap_next_ex(c->p, &h, &bytes);
@@ -273,6 +443,7 @@ void capture_close(struct capture *c)
 {
 	if (!c)
 		return;
+	mm_close(c);
 	pcap_close(c->p); /* closes fp too */
 	if (c->gunzip > 0)
 		waitpid(c->gunzip, NULL, 0);

@@ -3,6 +3,10 @@
 
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 static const char hexdig[] = "0123456789abcdef";
 
 size_t utf8_seq_len(const uint8_t *p, size_t avail)
@@ -98,6 +102,43 @@ void esc_tty(struct sbuf *out, const void *vp, size_t n)
 	}
 }
 
+void ob_u64(struct sbuf *s, uint64_t v)
+{
+	char t[20];
+	size_t i = sizeof t;
+	do {
+		t[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	ob_add(s, t + i, sizeof t - i);
+}
+
+void ob_int(struct sbuf *s, long long v)
+{
+	if (v < 0) {
+		ob_addc(s, '-');
+		ob_u64(s, (uint64_t)0 - (uint64_t)v);
+	} else {
+		ob_u64(s, (uint64_t)v);
+	}
+}
+
+/* 1 for the bytes esc_json does not copy as they are: controls, DEL, '"',
+ * '\\' and every byte >= 0x80 (checked as UTF-8; C1 controls are escaped). */
+static const uint8_t json_special[256] = {
+	[0x00] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x10] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	['"'] = 1, ['\\'] = 1, [0x7f] = 1,
+	[0x80] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x90] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xa0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xb0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xc0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xd0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xe0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xf0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 void esc_json(struct sbuf *out, const void *vp, size_t n)
 {
 	const uint8_t *p = vp;
@@ -105,30 +146,52 @@ void esc_json(struct sbuf *out, const void *vp, size_t n)
 	sbuf_reserve(out, n);
 	while (i < n) {
 		uint8_t c = p[i];
-		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+		if (!json_special[c]) { /* copy the run of plain bytes at once */
 			size_t j = i + 1;
-			while (j < n && p[j] >= 0x20 && p[j] < 0x80 && p[j] != '"' && p[j] != '\\')
+#if defined(__SSE2__)
+			/* 16 at a time: a signed compare below 0x20 catches the
+			 * controls and every byte >= 0x80; DEL, '"' and '\\' by equality */
+			const __m128i sp = _mm_set1_epi8(0x20), q = _mm_set1_epi8('"'),
+			              bs = _mm_set1_epi8('\\'), del = _mm_set1_epi8(0x7f);
+			while (j + 16 <= n) {
+				__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + j));
+				__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, sp), _mm_cmpeq_epi8(v, del)),
+				                         _mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)));
+				unsigned bits = (unsigned)_mm_movemask_epi8(m);
+				if (bits) {
+					j += (size_t)__builtin_ctz(bits);
+					break;
+				}
+				j += 16;
+			}
+#endif
+			while (j < n && !json_special[p[j]])
 				j++;
-			sbuf_add(out, p + i, j - i);
+			ob_add(out, p + i, j - i);
 			i = j;
 			continue;
 		}
 		switch (c) {
-		case '"': sbuf_add(out, "\\\"", 2); i++; continue;
-		case '\\': sbuf_add(out, "\\\\", 2); i++; continue;
-		case '\n': sbuf_add(out, "\\n", 2); i++; continue;
-		case '\r': sbuf_add(out, "\\r", 2); i++; continue;
-		case '\t': sbuf_add(out, "\\t", 2); i++; continue;
+		case '"': ob_add(out, "\\\"", 2); i++; continue;
+		case '\\': ob_add(out, "\\\\", 2); i++; continue;
+		case '\n': ob_add(out, "\\n", 2); i++; continue;
+		case '\r': ob_add(out, "\\r", 2); i++; continue;
+		case '\t': ob_add(out, "\\t", 2); i++; continue;
 		default: break;
 		}
-		if (c < 0x20) {
+		if (c < 0x20 || c == 0x7f) {
 			add_hex(out, "\\u00", c);
 			i++;
 			continue;
 		}
 		size_t k = utf8_seq_len(p + i, n - i);
-		if (k) {
-			sbuf_add(out, p + i, k);
+		if (k == 2 && c == 0xc2 && p[i + 1] < 0xa0) {
+			/* C1 control (U+0080..U+009F, e.g. CSI U+009B): valid JSON
+			 * raw, but escaped so JSON viewed on a terminal stays inert */
+			add_hex(out, "\\u00", p[i + 1]);
+			i += 2;
+		} else if (k) {
+			ob_add(out, p + i, k);
 			i += k;
 		} else {
 			add_hex(out, "\\udc", c); /* surrogateescape: lossless */
@@ -139,15 +202,15 @@ void esc_json(struct sbuf *out, const void *vp, size_t n)
 
 void esc_json_strn(struct sbuf *out, const void *p, size_t n)
 {
-	sbuf_addc(out, '"');
+	ob_addc(out, '"');
 	esc_json(out, p, n);
-	sbuf_addc(out, '"');
+	ob_addc(out, '"');
 }
 
 void esc_json_str(struct sbuf *out, const char *s)
 {
 	if (!s) {
-		sbuf_add(out, "null", 4);
+		ob_add(out, "null", 4);
 		return;
 	}
 	esc_json_strn(out, s, strlen(s));

@@ -2,10 +2,12 @@
  *
  * Layout: a power-of-two array of bucket heads (chained flows), resized as
  * the table grows, and one LRU list ordered by last activity so that idle
- * expiry and eviction are O(1) per flow. A flow that ended (FIN/RST) stays in
- * the table, closed, until it is idle, so late ACKs and retransmissions of
- * its packets do not create phantom flows; a new SYN with another ISN
- * replaces it (port reuse). */
+ * expiry and eviction are O(1) per flow. A flow that ended (FIN/RST) moves
+ * to a second list, ordered the same way, and stays in the table, closed,
+ * for a short linger (cfg.linger_us of capture time), so late ACKs and
+ * retransmissions of its packets do not create phantom flows; a new SYN with
+ * another ISN replaces it (port reuse). Memory therefore follows the open
+ * flows, not every flow of the capture. */
 #include "flow.h"
 
 #include <stdlib.h>
@@ -35,7 +37,9 @@ struct flow_table {
 	struct flow **buckets;           /* bucket heads */
 	size_t nbuckets;                 /* power of two */
 	size_t nflows;                   /* flows in the table (open or lingering) */
-	struct flow *lru_head, *lru_tail;
+	struct flow *lru_head, *lru_tail;/* open flows */
+	struct flow *lin_head, *lin_tail;/* closed flows lingering, same order */
+	size_t nlinger;                  /* flows on the linger list */
 	uint64_t seed;                   /* hash seed, random per run (hash flooding) */
 	uint64_t next_id;
 	struct reasm_limits lim;
@@ -67,6 +71,8 @@ void flow_config_defaults(struct flow_config *c)
 	c->server_ports = ports;
 	c->n_server_ports = 3;
 	c->idle_timeout_us = 300ull * 1000000;
+	c->linger_us = 10ull * 1000000;
+	c->linger_max = 2048;
 	c->max_flows = 100000;
 	c->ooo_bytes_per_dir = 1u << 20;
 	c->ooo_segs_per_dir = 1024;
@@ -109,7 +115,10 @@ static uint64_t key_hash(const struct flow_table *t, const struct pkt_view *pv)
 
 static bool ep_eq(const struct endpoint *e, uint8_t fam, const uint8_t *addr, uint16_t port)
 {
-	return e->family == fam && e->port == port && !memcmp(e->addr, addr, fam == 4 ? 4 : 16);
+	if (e->family != fam || e->port != port)
+		return false;
+	/* constant sizes: the compiler compares inline */
+	return fam == 4 ? !memcmp(e->addr, addr, 4) : !memcmp(e->addr, addr, 16);
 }
 
 struct flow_table *flow_table_new(const struct flow_config *cfg, const struct flow_hooks *hooks)
@@ -132,28 +141,34 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, const struct fl
 	return t;
 }
 
+/* A flow is on the open list (lru_*) or, once closed, on the linger list
+ * (lin_*); f->closed says which. */
 static void lru_unlink(struct flow_table *t, struct flow *f)
 {
+	struct flow **head = f->closed ? &t->lin_head : &t->lru_head;
+	struct flow **tail = f->closed ? &t->lin_tail : &t->lru_tail;
 	if (f->lru_prev)
 		f->lru_prev->lru_next = f->lru_next;
 	else
-		t->lru_head = f->lru_next;
+		*head = f->lru_next;
 	if (f->lru_next)
 		f->lru_next->lru_prev = f->lru_prev;
 	else
-		t->lru_tail = f->lru_prev;
+		*tail = f->lru_prev;
 	f->lru_prev = f->lru_next = NULL;
 }
 
 static void lru_append(struct flow_table *t, struct flow *f)
 {
-	f->lru_prev = t->lru_tail;
+	struct flow **head = f->closed ? &t->lin_head : &t->lru_head;
+	struct flow **tail = f->closed ? &t->lin_tail : &t->lru_tail;
+	f->lru_prev = *tail;
 	f->lru_next = NULL;
-	if (t->lru_tail)
-		t->lru_tail->lru_next = f;
+	if (*tail)
+		(*tail)->lru_next = f;
 	else
-		t->lru_head = f;
-	t->lru_tail = f;
+		*head = f;
+	*tail = f;
 }
 
 static void grow(struct flow_table *t)
@@ -227,7 +242,10 @@ static void flow_end(struct flow_table *t, struct flow *f, enum flow_end how, ui
 		reasm_finish(&f->dir[d], &t->lim, &o);
 	}
 	f->info.end = how;
+	lru_unlink(t, f);
 	f->closed = true;
+	lru_append(t, f); /* now on the linger list */
+	t->nlinger++;
 	if (how == FLOW_END_TIMEOUT)
 		anom_raise(&f->info.anoms, ANOM_FLOW_TIMEOUT);
 	if (how == FLOW_END_EVICTED)
@@ -248,6 +266,8 @@ static void flow_remove(struct flow_table *t, struct flow *f)
 	if (*pp)
 		*pp = f->hnext;
 	lru_unlink(t, f);
+	if (f->closed)
+		t->nlinger--;
 	for (int d = 0; d < 2; d++)
 		reasm_free(&f->dir[d], &t->lim);
 	free(f);
@@ -257,13 +277,18 @@ static void flow_remove(struct flow_table *t, struct flow *f)
 
 static void evict_one(struct flow_table *t, uint64_t ts)
 {
-	/* Prefer, among the few least recently active flows, one that already
-	 * ended or never carried payload; else the least recently active. */
-	struct flow *victim = t->lru_head, *f = t->lru_head;
-	for (int i = 0; f && i < 64; i++, f = f->lru_next) {
-		if (f->closed || (!f->info.bytes[0] && !f->info.bytes[1])) {
-			victim = f;
-			break;
+	/* Prefer a flow that already ended (the longest lingering), then, among
+	 * the few least recently active open flows, one that never carried
+	 * payload; else the least recently active. */
+	struct flow *victim = t->lin_head;
+	if (!victim) {
+		struct flow *f = t->lru_head;
+		victim = f;
+		for (int i = 0; f && i < 64; i++, f = f->lru_next) {
+			if (!f->info.bytes[0] && !f->info.bytes[1]) {
+				victim = f;
+				break;
+			}
 		}
 	}
 	if (!victim)
@@ -277,9 +302,11 @@ static void evict_one(struct flow_table *t, uint64_t ts)
 
 static struct flow *flow_create(struct flow_table *t, const struct pkt_view *pv, uint64_t h)
 {
+	while (t->nlinger > t->cfg.linger_max && t->lin_head) /* linger shorter under pressure */
+		flow_remove(t, t->lin_head);
 	while (t->cfg.max_flows && t->nflows >= t->cfg.max_flows)
 		evict_one(t, pv->ts_us);
-	if (t->nflows + 1 > t->nbuckets)
+	if (2 * (t->nflows + 1) > t->nbuckets) /* load <= 1/2: short chains, fewer cache misses */
 		grow(t);
 	struct flow *f = xcalloc(1, sizeof *f);
 	f->hash = h;
@@ -345,6 +372,10 @@ void flow_table_packet(struct flow_table *t, const struct pkt_view *pv)
 		                !(f->syn_dir[dir] && f->isn[dir] == pv->seq);
 		if (!new_conn) {
 			f->info.last_ts_us = pv->ts_us;
+			if (t->lin_tail != f) { /* keep the linger list in activity order */
+				lru_unlink(t, f);
+				lru_append(t, f);
+			}
 			if (pv->payload_wire_len && !(pv->flags & TCP_RST))
 				anom_raise(&f->info.anoms, f->info.end == FLOW_END_RST ? ANOM_TCP_DATA_AFTER_RST
 				                                                      : ANOM_TCP_DATA_AFTER_FIN);
@@ -410,6 +441,9 @@ void flow_table_expire(struct flow_table *t, uint64_t now_us)
 		flow_end(t, f, FLOW_END_TIMEOUT, now_us);
 		flow_remove(t, f);
 	}
+	uint64_t linger = t->cfg.linger_us < t->cfg.idle_timeout_us ? t->cfg.linger_us : t->cfg.idle_timeout_us;
+	while (t->lin_head && t->lin_head->info.last_ts_us + linger < now_us)
+		flow_remove(t, t->lin_head);
 }
 
 static int flow_cmp_id(const void *a, const void *b)
@@ -424,6 +458,8 @@ void flow_table_close_all(struct flow_table *t, uint64_t now_us)
 	struct flow **v = xmalloc((t->nflows ? t->nflows : 1) * sizeof *v);
 	size_t n = 0;
 	for (struct flow *f = t->lru_head; f; f = f->lru_next)
+		v[n++] = f;
+	for (struct flow *f = t->lin_head; f; f = f->lru_next)
 		v[n++] = f;
 	qsort(v, n, sizeof *v, flow_cmp_id);
 	for (size_t i = 0; i < n; i++) {
@@ -440,6 +476,8 @@ void flow_table_free(struct flow_table *t)
 		return;
 	while (t->lru_head)
 		flow_remove(t, t->lru_head);
+	while (t->lin_head)
+		flow_remove(t, t->lin_head);
 	free(t->buckets);
 	free(t);
 }

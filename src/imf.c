@@ -162,8 +162,9 @@ static char *decode_dup(const char *s, size_t n)
 static void param_acc_free(struct param_acc *a)
 {
 	sbuf_free(&a->plain);
-	for (size_t i = 0; i < RFC2231_SECTIONS; i++)
-		sbuf_free(&a->sec[i]);
+	if (a->have_sec) /* sections are only allocated once one was seen */
+		for (size_t i = 0; i < RFC2231_SECTIONS; i++)
+			sbuf_free(&a->sec[i]);
 	memset(a, 0, sizeof *a);
 }
 
@@ -838,10 +839,80 @@ static void line_add(struct imf_parser *p, const uint8_t *s, size_t n)
 	}
 }
 
+/* The first "\n--" in p[0..n), or NULL. Looks for the '-' with memchr:
+ * base64 has none, text few, so this is close to one memchr per chunk
+ * (memmem is much slower here: glibc uses a general algorithm). */
+static const uint8_t *find_lf_dashes(const uint8_t *p, size_t n)
+{
+	const uint8_t *e = p + n, *q = p + 1;
+	if (n < 3)
+		return NULL;
+	while (q + 1 < e && (q = memchr(q, '-', (size_t)(e - 1 - q)))) {
+		if (q[-1] == '\n' && q[1] == '-')
+			return q - 1;
+		q += q[1] == '-' ? 2 : 1; /* q[1] is not a '-' after "\n" either way */
+	}
+	return NULL;
+}
+
+/* The body outside part headers: only lines starting with "--" can matter
+ * (boundary delimiters). Skips whole lines that cannot be delimiters with
+ * memmem/memchr instead of copying them line by line; returns the new i and
+ * stops at a line the generic path must see (one that starts with "--", is
+ * too short to tell, or a partial line already buffered). A line known not to
+ * matter is marked line_over with nothing buffered: body_line() ignores an
+ * over-long line, and so does imf_finish(). */
+static size_t body_skip(struct imf_parser *p, const uint8_t *data, size_t len, size_t i)
+{
+	if (p->bstate == B_OFF) { /* single part (or a cap was hit): nothing to look for */
+		p->h.body_bytes += len - i;
+		sbuf_clear(&p->line);
+		p->line_over = 0;
+		return len;
+	}
+	while (i < len) {
+		if (p->line.len)
+			return i; /* a buffered partial line: the generic path */
+		if (p->line_over) { /* inside a line that cannot be a delimiter */
+			const uint8_t *lf = memchr(data + i, '\n', len - i);
+			size_t to = lf ? (size_t)(lf - data) + 1 : len;
+			p->h.body_bytes += to - i;
+			i = to;
+			if (lf)
+				p->line_over = 0;
+			continue;
+		}
+		/* at the start of a line */
+		if (len - i < 2 || (data[i] == '-' && data[i + 1] == '-'))
+			return i;
+		const uint8_t *q = find_lf_dashes(data + i, len - i);
+		if (q) {
+			size_t to = (size_t)(q - data) + 1;
+			p->h.body_bytes += to - i;
+			i = to;
+			continue;
+		}
+		/* no delimiter candidate in the rest; the last line may continue
+		 * into the next chunk */
+		const uint8_t *last = memrchr(data + i, '\n', len - i);
+		size_t to = last ? (size_t)(last - data) + 1 : len;
+		p->h.body_bytes += to - i;
+		i = to;
+		if (!last)
+			p->line_over = 1;
+	}
+	return i;
+}
+
 void imf_push(struct imf_parser *p, const uint8_t *data, size_t len)
 {
 	size_t i = 0;
 	while (i < len && p->state != ST_DONE) {
+		if (p->state == ST_BODY && p->bstate != B_PART_HEADERS) {
+			i = body_skip(p, data, len, i);
+			if (i >= len)
+				break;
+		}
 		const uint8_t *lf = memchr(data + i, '\n', len - i);
 		size_t seg = lf ? (size_t)(lf - (data + i)) : len - i;
 		size_t used = seg + (lf ? 1 : 0);
@@ -998,48 +1069,58 @@ const char *imf_strstate(const struct imf_parser *p)
 
 static void json_addr(struct sbuf *out, const struct imf_addr *a)
 {
-	sbuf_adds(out, "{\"name\":");
+	ob_adds(out, "{\"name\":");
 	esc_json_str(out, a->name);
-	sbuf_adds(out, ",\"address\":");
+	ob_adds(out, ",\"address\":");
 	esc_json_str(out, a->address);
-	sbuf_addc(out, '}');
+	ob_addc(out, '}');
 }
 
 static void json_addr_list(struct sbuf *out, const char *key, const struct imf_addr_list *l)
 {
-	sbuf_addf(out, ",\"%s\":[", key);
+	ob_add(out, ",\"", 2);
+	ob_adds(out, key);
+	ob_add(out, "\":[", 3);
 	for (size_t i = 0; i < l->n; i++) {
 		if (i)
-			sbuf_addc(out, ',');
+			ob_addc(out, ',');
 		json_addr(out, &l->v[i]);
 	}
-	sbuf_addc(out, ']');
-	if (l->more)
-		sbuf_addf(out, ",\"%s_more\":%zu", key, l->more);
+	ob_addc(out, ']');
+	if (l->more) {
+		ob_add(out, ",\"", 2);
+		ob_adds(out, key);
+		ob_add(out, "_more\":", 7);
+		ob_u64(out, l->more);
+	}
 }
 
 static void json_kv(struct sbuf *out, const char *key, const char *val)
 {
-	sbuf_addf(out, ",\"%s\":", key);
+	ob_add(out, ",\"", 2);
+	ob_adds(out, key);
+	ob_add(out, "\":", 2);
 	esc_json_str(out, val);
 }
 
 void imf_headers_json(struct sbuf *out, const struct imf_headers *h)
 {
-	sbuf_adds(out, "{\"from\":[");
+	ob_adds(out, "{\"from\":[");
 	for (size_t i = 0; i < h->from.n; i++) {
 		if (i)
-			sbuf_addc(out, ',');
+			ob_addc(out, ',');
 		json_addr(out, &h->from.v[i]);
 	}
-	sbuf_addc(out, ']');
-	if (h->from.more)
-		sbuf_addf(out, ",\"from_more\":%zu", h->from.more);
-	sbuf_adds(out, ",\"sender\":");
+	ob_addc(out, ']');
+	if (h->from.more) {
+		ob_adds(out, ",\"from_more\":");
+		ob_u64(out, h->from.more);
+	}
+	ob_adds(out, ",\"sender\":");
 	if (h->sender.n)
 		json_addr(out, &h->sender.v[0]);
 	else
-		sbuf_adds(out, "null");
+		ob_adds(out, "null");
 	json_addr_list(out, "reply_to", &h->reply_to);
 	json_addr_list(out, "to", &h->to);
 	json_addr_list(out, "cc", &h->cc);
@@ -1052,32 +1133,34 @@ void imf_headers_json(struct sbuf *out, const struct imf_headers *h)
 	json_kv(out, "return_path", h->return_path);
 	json_kv(out, "user_agent", h->user_agent);
 	json_kv(out, "list_id", h->list_id);
-	sbuf_adds(out, ",\"received\":[");
+	ob_adds(out, ",\"received\":[");
 	for (size_t i = 0; i < h->n_received; i++) {
 		if (i)
-			sbuf_addc(out, ',');
+			ob_addc(out, ',');
 		esc_json_str(out, h->received[i]);
 	}
-	sbuf_adds(out, "],\"dkim_domains\":[");
+	ob_adds(out, "],\"dkim_domains\":[");
 	for (size_t i = 0; i < h->n_dkim; i++) {
 		if (i)
-			sbuf_addc(out, ',');
+			ob_addc(out, ',');
 		esc_json_str(out, h->dkim_domains[i]);
 	}
-	sbuf_adds(out, "],\"attachments\":[");
+	ob_adds(out, "],\"attachments\":[");
 	for (size_t i = 0; i < h->n_attachments; i++) {
 		if (i)
-			sbuf_addc(out, ',');
-		sbuf_adds(out, "{\"name\":");
+			ob_addc(out, ',');
+		ob_adds(out, "{\"name\":");
 		esc_json_str(out, h->attachments[i].name);
-		sbuf_adds(out, ",\"content_type\":");
+		ob_adds(out, ",\"content_type\":");
 		esc_json_str(out, h->attachments[i].content_type);
-		sbuf_addc(out, '}');
+		ob_addc(out, '}');
 	}
-	sbuf_addc(out, ']');
-	if (h->attachments_more)
-		sbuf_addf(out, ",\"attachments_more\":%zu", h->attachments_more);
-	sbuf_addf(out, ",\"truncated\":%s}", h->truncated ? "true" : "false");
+	ob_addc(out, ']');
+	if (h->attachments_more) {
+		ob_adds(out, ",\"attachments_more\":");
+		ob_u64(out, h->attachments_more);
+	}
+	ob_adds(out, h->truncated ? ",\"truncated\":true}" : ",\"truncated\":false}");
 }
 
 static void text_addr_list(struct sbuf *out, const char *indent, const char *label,

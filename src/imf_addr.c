@@ -41,9 +41,14 @@ static void tok_push(struct lexed *lx, enum tok_type type, char ch, int ws, size
 	t->len = lx->text.len - off;
 }
 
+static const unsigned char specials[256] = {
+	['('] = 1, [')'] = 1, ['<'] = 1, ['>'] = 1, ['['] = 1, [']'] = 1, [':'] = 1,
+	[';'] = 1, ['@'] = 1, ['\\'] = 1, [','] = 1, ['.'] = 1, ['"'] = 1,
+};
+
 static int is_special(unsigned char c)
 {
-	return c && strchr("()<>[]:;@\\,.\"", c) != NULL;
+	return specials[c];
 }
 
 /* RFC 5322 §3.2.2-3.2.4 tokens. 8-bit bytes count as atext (RFC 6532 §3.2). */
@@ -133,16 +138,19 @@ static void lex(struct lexed *lx, const char *in, size_t n)
 			i++;
 			continue;
 		}
-		while (i < n) { /* atom */
+		size_t run = i; /* atom: copied in runs */
+		while (i < n) {
 			unsigned char d = (unsigned char)in[i];
 			if (d == ' ' || d == '\t' || d == '\r' || d == '\n' || is_special(d))
 				break;
-			if (d < 0x20 || d == 0x7f)
+			if (d < 0x20 || d == 0x7f) {
 				lx->err = 1; /* control bytes are dropped */
-			else
-				sbuf_addc(&lx->text, (char)d);
+				sbuf_add(&lx->text, in + run, i - run);
+				run = i + 1;
+			}
 			i++;
 		}
+		sbuf_add(&lx->text, in + run, i - run);
 		tok_push(lx, TK_ATOM, 0, ws, off);
 		ws = 0;
 	}

@@ -3,6 +3,7 @@
 #include "out.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,21 +26,46 @@ struct out_json {
 
 void out_ts_iso(struct sbuf *out, uint64_t ts_us)
 {
-	time_t t = (time_t)(ts_us / 1000000);
-	struct tm tm;
-	if (!gmtime_r(&t, &tm))
-		memset(&tm, 0, sizeof tm);
-	sbuf_addf(out, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900, tm.tm_mon + 1,
-	          tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ts_us % 1000000));
+	/* gmtime and formatting once per second of capture time */
+	static uint64_t cached_sec = UINT64_MAX;
+	static char cached[32];
+	static size_t cached_n;
+	uint64_t sec = ts_us / 1000000;
+	if (sec != cached_sec) {
+		time_t t = (time_t)sec;
+		struct tm tm;
+		if (!gmtime_r(&t, &tm))
+			memset(&tm, 0, sizeof tm);
+		int k = snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+		                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		cached_n = k > 0 && (size_t)k < sizeof cached ? (size_t)k : 0;
+		cached_sec = sec;
+	}
+	char t[40];
+	memcpy(t, cached, cached_n);
+	unsigned us = (unsigned)(ts_us % 1000000);
+	for (int i = 5; i >= 0; i--) {
+		t[cached_n + (size_t)i] = (char)('0' + us % 10);
+		us /= 10;
+	}
+	t[cached_n + 6] = 'Z';
+	ob_add(out, t, cached_n + 7);
 }
 
 static void key(struct sbuf *b, const char *k)
 {
 	/* keys are constants: ,"k": */
-	sbuf_addc(b, ',');
-	sbuf_addc(b, '"');
-	sbuf_adds(b, k);
-	sbuf_add(b, "\":", 2);
+	size_t n = strlen(k);
+	if (b->len + n + 5 > b->cap)
+		sbuf_reserve(b, n + 4);
+	char *w = b->buf + b->len;
+	w[0] = ',';
+	w[1] = '"';
+	memcpy(w + 2, k, n);
+	w[n + 2] = '"';
+	w[n + 3] = ':';
+	w[n + 4] = '\0';
+	b->len += n + 4;
 }
 
 static void kv_str(struct sbuf *b, const char *k, const char *v)
@@ -57,58 +83,71 @@ static void kv_strn(struct sbuf *b, const char *k, const void *p, size_t n)
 static void kv_u64(struct sbuf *b, const char *k, uint64_t v)
 {
 	key(b, k);
-	sbuf_addf(b, "%" PRIu64, v);
+	ob_u64(b, v);
 }
 
 static void kv_int_or_null(struct sbuf *b, const char *k, int v)
 {
 	key(b, k);
 	if (v)
-		sbuf_addf(b, "%d", v);
+		ob_int(b, v);
 	else
-		sbuf_add(b, "null", 4);
+		ob_add(b, "null", 4);
 }
 
 static void kv_bool(struct sbuf *b, const char *k, bool v)
 {
 	key(b, k);
-	sbuf_adds(b, v ? "true" : "false");
+	ob_adds(b, v ? "true" : "false");
 }
 
 static void kv_ts(struct sbuf *b, const char *k, uint64_t ts)
 {
 	key(b, k);
-	sbuf_addc(b, '"');
+	ob_addc(b, '"');
 	out_ts_iso(b, ts);
-	sbuf_addc(b, '"');
+	ob_addc(b, '"');
 }
 
 static void kv_endpoint(struct sbuf *b, const char *k, const struct endpoint *e)
 {
+	if (e->family != 6) { /* "a.b.c.d:port", as endpoint_str writes it, without printf */
+		key(b, k);
+		ob_addc(b, '"');
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				ob_addc(b, '.');
+			ob_u64(b, e->addr[i]);
+		}
+		ob_addc(b, ':');
+		ob_u64(b, e->port);
+		ob_addc(b, '"');
+		return;
+	}
 	char t[ENDPOINT_STRLEN];
 	kv_str(b, k, endpoint_str(e, t, sizeof t));
 }
 
 static void anoms_array(struct sbuf *b, const struct anom_set *a, const struct anom_set *a2)
 {
-	sbuf_addc(b, '[');
+	ob_addc(b, '[');
 	bool first = true;
 	for (int i = 0; i < ANOM__COUNT; i++) {
 		if (!anom_has(a, (enum anom_id)i) && !(a2 && anom_has(a2, (enum anom_id)i)))
 			continue;
 		if (!first)
-			sbuf_addc(b, ',');
+			ob_addc(b, ',');
 		first = false;
 		esc_json_str(b, anom_name((enum anom_id)i));
 	}
-	sbuf_addc(b, ']');
+	ob_addc(b, ']');
 }
 
 /* {"session":id,"ts":...,"client":...,"server":...: the common head. */
 static void head(struct out_json *j, const char *type, const struct event *ev, uint64_t ts)
 {
 	struct sbuf *b = &j->buf;
-	sbuf_add(b, "{\"type\":", 8);
+	ob_add(b, "{\"type\":", 8);
 	esc_json_str(b, type);
 	kv_u64(b, "session", ev->flow ? ev->flow->id : 0);
 	kv_ts(b, "ts", ts);
@@ -122,16 +161,16 @@ static void auth_object(struct out_json *j, const struct auth_attempt *a)
 {
 	struct sbuf *b = &j->buf;
 	if (!a) {
-		sbuf_add(b, "null", 4);
+		ob_add(b, "null", 4);
 		return;
 	}
-	sbuf_add(b, "{\"mechanism\":", 13);
+	ob_add(b, "{\"mechanism\":", 13);
 	esc_json_str(b, a->mech_name);
 	key(b, "username");
 	if (a->has_user)
 		esc_json_strn(b, a->user.buf ? a->user.buf : "", a->user.len);
 	else
-		sbuf_add(b, "null", 4);
+		ob_add(b, "null", 4);
 	if (a->authzid.len)
 		kv_strn(b, "authzid", a->authzid.buf, a->authzid.len);
 	if (a->mech == AUTH_MECH_NTLM && a->has_user) {
@@ -152,12 +191,12 @@ static void auth_object(struct out_json *j, const struct auth_attempt *a)
 	}
 	if (a->bad_base64 || a->malformed)
 		kv_bool(b, "malformed", true);
-	sbuf_addc(b, '}');
+	ob_addc(b, '}');
 }
 
 static void line_end(struct out_json *j)
 {
-	sbuf_add(&j->buf, "}\n", 2);
+	ob_add(&j->buf, "}\n", 2);
 	if (j->buf.len >= OUT_JSON_FLUSH_AT) {
 		fwrite(j->buf.buf, 1, j->buf.len, j->f);
 		sbuf_clear(&j->buf);
@@ -166,18 +205,18 @@ static void line_end(struct out_json *j)
 
 static void rcpt_array(struct sbuf *b, const struct smtp_txn *t, int want_rejected)
 {
-	sbuf_addc(b, '[');
+	ob_addc(b, '[');
 	bool first = true;
 	for (size_t i = 0; i < t->n_rcpts; i++) {
 		int rej = t->rcpts[i].reply >= 400;
 		if (rej != want_rejected)
 			continue;
 		if (!first)
-			sbuf_addc(b, ',');
+			ob_addc(b, ',');
 		first = false;
 		esc_json_strn(b, t->rcpts[i].addr, t->rcpts[i].addr_n);
 	}
-	sbuf_addc(b, ']');
+	ob_addc(b, ']');
 }
 
 /* The transaction record without its closing "}\n". */
@@ -196,22 +235,22 @@ static void txn_record(struct out_json *j, const struct event *ev)
 	if (t->has_mail)
 		esc_json_strn(b, t->mail_from, t->mail_from_n);
 	else
-		sbuf_add(b, "null", 4);
+		ob_add(b, "null", 4);
 	kv_int_or_null(b, "mail_reply", t->mail_reply);
 	key(b, "mail_params");
-	sbuf_addc(b, '{');
-	sbuf_add(b, "\"size\":", 7);
+	ob_addc(b, '{');
+	ob_add(b, "\"size\":", 7);
 	if (t->params.has_size)
-		sbuf_addf(b, "%" PRIu64, t->params.size);
+		ob_u64(b, t->params.size);
 	else
-		sbuf_add(b, "null", 4);
+		ob_add(b, "null", 4);
 	kv_str(b, "body", t->params.body);
 	kv_bool(b, "smtputf8", t->params.smtputf8);
 	kv_str(b, "auth", t->params.auth);
 	kv_str(b, "ret", t->params.ret);
 	kv_str(b, "envid", t->params.envid);
 	kv_bool(b, "requiretls", t->params.requiretls);
-	sbuf_addc(b, '}');
+	ob_addc(b, '}');
 	key(b, "rcpt_to");
 	rcpt_array(b, t, 0);
 	key(b, "rcpt_rejected");
@@ -221,7 +260,7 @@ static void txn_record(struct out_json *j, const struct event *ev)
 	kv_u64(b, "rcpt_rejected_count", t->n_rcpt_rejected);
 	kv_u64(b, "rcpt_not_stored", t->n_rcpt_total - t->n_rcpts);
 	key(b, "xfer");
-	sbuf_adds(b, t->xfer == SMTP_XFER_DATA ? "\"DATA\"" : t->xfer == SMTP_XFER_BDAT ? "\"BDAT\"" : "null");
+	ob_adds(b, t->xfer == SMTP_XFER_DATA ? "\"DATA\"" : t->xfer == SMTP_XFER_BDAT ? "\"BDAT\"" : "null");
 	kv_int_or_null(b, "data_reply", t->data_reply);
 	kv_int_or_null(b, "final_reply", t->final_reply);
 	kv_str(b, "last_reply", t->last_reply);
@@ -239,19 +278,19 @@ static void txn_record(struct out_json *j, const struct event *ev)
 	if (t->headers && j->o.write_headers_json)
 		j->o.write_headers_json(b, t->headers);
 	else
-		sbuf_add(b, "null", 4);
+		ob_add(b, "null", 4);
 	key(b, "findings");
-	sbuf_addc(b, '[');
+	ob_addc(b, '[');
 	for (size_t i = 0; i < t->n_findings; i++) {
 		if (i)
-			sbuf_addc(b, ',');
-		sbuf_add(b, "{\"id\":", 6);
+			ob_addc(b, ',');
+		ob_add(b, "{\"id\":", 6);
 		esc_json_str(b, t->findings[i].id);
 		kv_str(b, "severity", t->findings[i].severity);
 		kv_str(b, "detail", t->findings[i].detail);
-		sbuf_addc(b, '}');
+		ob_addc(b, '}');
 	}
-	sbuf_addc(b, ']');
+	ob_addc(b, ']');
 }
 
 static void emit_txn(struct out_json *j, const struct event *ev)
@@ -269,24 +308,24 @@ void out_json_transaction(struct sbuf *out, const struct event *ev, const struct
 	j.o = *o;
 	j.buf = *out; /* build in place, hand the buffer back */
 	txn_record(&j, ev);
-	sbuf_add(&j.buf, "}\n", 2);
+	ob_add(&j.buf, "}\n", 2);
 	*out = j.buf;
 }
 
 static void caps_array(struct sbuf *b, const struct smtp_caps *c)
 {
-	sbuf_addc(b, '[');
+	ob_addc(b, '[');
 	bool first = true;
 	for (uint32_t f = 1; f; f <<= 1) {
 		const char *n = (c->flags & f) ? smtp_cap_name(f) : NULL;
 		if (!n)
 			continue;
 		if (!first)
-			sbuf_addc(b, ',');
+			ob_addc(b, ',');
 		first = false;
 		esc_json_str(b, n);
 	}
-	sbuf_addc(b, ']');
+	ob_addc(b, ']');
 }
 
 static void emit_session(struct out_json *j, const struct event *ev)
@@ -301,7 +340,11 @@ static void emit_session(struct out_json *j, const struct event *ev)
 	kv_bool(b, "tls", s->tls);
 	kv_bool(b, "tls_decrypted", s->tls_decrypted);
 	key(b, "tls_bytes");
-	sbuf_addf(b, "[%" PRIu64 ",%" PRIu64 "]", s->tls_bytes[0], s->tls_bytes[1]);
+	ob_addc(b, '[');
+	ob_u64(b, s->tls_bytes[0]);
+	ob_addc(b, ',');
+	ob_u64(b, s->tls_bytes[1]);
+	ob_addc(b, ']');
 	key(b, "capabilities");
 	caps_array(b, &s->caps);
 	if (s->caps.flags & SMTP_CAP_SIZE)
@@ -309,13 +352,13 @@ static void emit_session(struct out_json *j, const struct event *ev)
 	if (s->caps.flags & SMTP_CAP_AUTH)
 		kv_str(b, "auth_mechanisms", s->caps.auth);
 	key(b, "auth");
-	sbuf_addc(b, '[');
+	ob_addc(b, '[');
 	for (size_t i = 0; i < s->n_auth; i++) {
 		if (i)
-			sbuf_addc(b, ',');
+			ob_addc(b, ',');
 		auth_object(j, &s->auth[i]);
 	}
-	sbuf_addc(b, ']');
+	ob_addc(b, ']');
 	kv_u64(b, "auth_attempts", s->n_auth_total);
 	kv_u64(b, "transactions", s->n_txns);
 	kv_u64(b, "commands", s->n_commands);
@@ -323,7 +366,11 @@ static void emit_session(struct out_json *j, const struct event *ev)
 	kv_u64(b, "replies", s->n_replies);
 	kv_u64(b, "gaps", s->n_gaps);
 	key(b, "gap_bytes");
-	sbuf_addf(b, "[%" PRIu64 ",%" PRIu64 "]", s->gap_bytes[0], s->gap_bytes[1]);
+	ob_addc(b, '[');
+	ob_u64(b, s->gap_bytes[0]);
+	ob_addc(b, ',');
+	ob_u64(b, s->gap_bytes[1]);
+	ob_addc(b, ']');
 	kv_u64(b, "pending_dropped", s->pending_dropped);
 	kv_bool(b, "quit", s->quit);
 	if (ev->flow)
@@ -350,11 +397,11 @@ static void emit_client(struct out_json *j, const struct event *ev)
 			kv_strn(b, "verb_raw", l->p, vn);
 			key(b, "arg");
 			if (!l->arg) {
-				sbuf_add(b, "null", 4);
+				ob_add(b, "null", 4);
 			} else if (mask && (size_t)(l->arg - l->p) <= l->secret_off) {
-				sbuf_addc(b, '"');
+				ob_addc(b, '"');
 				esc_json(b, l->arg, l->secret_off - (size_t)(l->arg - l->p));
-				sbuf_add(b, "********\"", 9);
+				ob_add(b, "********\"", 9);
 			} else {
 				esc_json_strn(b, l->arg, l->arg_n);
 			}
@@ -409,16 +456,16 @@ static void emit_reply(struct out_json *j, const struct event *ev)
 	if (r->enhanced[0])
 		esc_json_str(b, r->enhanced);
 	else
-		sbuf_add(b, "null", 4);
+		ob_add(b, "null", 4);
 	kv_strn(b, "text", r->text, r->text_n);
 	key(b, "lines");
-	sbuf_addc(b, '[');
+	ob_addc(b, '[');
 	for (size_t i = 0; i < r->n_lines; i++) {
 		if (i)
-			sbuf_addc(b, ',');
+			ob_addc(b, ',');
 		esc_json_strn(b, r->lines[i].p, r->lines[i].n);
 	}
-	sbuf_addc(b, ']');
+	ob_addc(b, ']');
 	key(b, "answers");
 	if (r->answer == SMTP_ANSWER_COMMAND || r->answer == SMTP_ANSWER_INTERMEDIATE ||
 	    r->answer == SMTP_ANSWER_AUTH)
@@ -428,7 +475,7 @@ static void emit_reply(struct out_json *j, const struct event *ev)
 	else if (r->answer == SMTP_ANSWER_GREETING)
 		esc_json_str(b, "greeting");
 	else
-		sbuf_add(b, "null", 4);
+		ob_add(b, "null", 4);
 	kv_str(b, "label", r->label);
 	line_end(j);
 }

@@ -17,7 +17,7 @@
 #include "sbuf.h"
 #include "smtp.h"
 
-#define SUMMARY_KEYS_MAX 20000 /* distinct keys per table */
+#define SUMMARY_KEYS_MAX 4096 /* distinct keys per table: bounds memory (about 1 MiB a table) */
 #define SUMMARY_TOP      10    /* rows shown per "top" table */
 
 enum { SEV_INFO, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV__N };
@@ -82,6 +82,36 @@ static void on_txn(struct out_summary *o, const struct smtp_txn *t)
 	}
 }
 
+/* endpoint_addr_str / endpoint_str into buf (ENDPOINT_STRLEN), IPv4
+ * without printf (one per session); returns the length. */
+static size_t addr_text(const struct endpoint *e, bool with_port, char *buf)
+{
+	if (e->family == 6) {
+		if (with_port)
+			endpoint_str(e, buf, ENDPOINT_STRLEN);
+		else
+			endpoint_addr_str(e, buf, ENDPOINT_STRLEN);
+		return strlen(buf);
+	}
+	size_t n = 0;
+	unsigned vals[5] = { e->addr[0], e->addr[1], e->addr[2], e->addr[3], e->port };
+	for (int i = 0; i < (with_port ? 5 : 4); i++) {
+		if (i)
+			buf[n++] = i == 4 ? ':' : '.';
+		char t[8];
+		size_t k = 0;
+		unsigned v = vals[i];
+		do {
+			t[k++] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v);
+		while (k)
+			buf[n++] = t[--k];
+	}
+	buf[n] = '\0';
+	return n;
+}
+
 static void on_session_end(struct out_summary *o, const struct event *ev)
 {
 	const struct smtp_session *s = ev->sess;
@@ -91,10 +121,10 @@ static void on_session_end(struct out_summary *o, const struct event *ev)
 	if (s->n_auth)
 		o->sessions_auth++;
 	char a[ENDPOINT_STRLEN];
-	endpoint_addr_str(&ev->flow->client, a, sizeof a);
-	countmap_add(&o->clients, a, strlen(a), 0, 1);
-	endpoint_str(&ev->flow->server, a, sizeof a);
-	countmap_add(&o->servers, a, strlen(a), 0, 1);
+	size_t an = addr_text(&ev->flow->client, false, a);
+	countmap_add(&o->clients, a, an, 0, 1);
+	an = addr_text(&ev->flow->server, true, a);
+	countmap_add(&o->servers, a, an, 0, 1);
 	for (size_t i = 0; i < s->n_auth; i++) {
 		const struct auth_attempt *at = &s->auth[i];
 		struct sbuf k = SBUF_INIT;

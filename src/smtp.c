@@ -18,6 +18,17 @@
 
 #include "sbuf.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+/* An AVX2 variant of the message-text scan, chosen at run time. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && defined(__SSE2__)
+#define SMTP_HAVE_AVX2 1
+#include <immintrin.h>
+#else
+#define SMTP_HAVE_AVX2 0
+#endif
+
 /* ------------------------------------------------------------------ */
 /* 1. tables and helpers                                              */
 
@@ -90,14 +101,18 @@ const char *smtp_cap_name(uint32_t flag)
 }
 
 /* ASCII case-insensitive comparison of p[0..n) with the C string w. */
-static bool eq_ci(const uint8_t *p, size_t n, const char *w)
+static inline bool eq_ci(const uint8_t *p, size_t n, const char *w)
 {
-	size_t k = strlen(w);
+	size_t k = strlen(w); /* w is a literal: folded when inlined */
 	if (n != k)
 		return false;
-	for (size_t i = 0; i < k; i++)
-		if (toupper((unsigned char)p[i]) != (unsigned char)w[i])
+	for (size_t i = 0; i < k; i++) {
+		uint8_t c = p[i];
+		if (c >= 'a' && c <= 'z')
+			c = (uint8_t)(c - 32);
+		if (c != (uint8_t)w[i])
 			return false;
+	}
 	return true;
 }
 
@@ -109,6 +124,48 @@ static size_t skip_sp(const uint8_t *p, size_t n, size_t i)
 	while (i < n && is_sp(p[i]))
 		i++;
 	return i;
+}
+
+/* Index of the first CR or LF in p[0..n), n if none. Message text is
+ * scanned with this, 16 bytes at a time where SSE2 is available. */
+static inline size_t scan_crlf(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+#if defined(__SSE2__)
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+	for (; i + 16 <= n; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		unsigned m = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+	}
+#endif
+	for (; i < n; i++)
+		if (p[i] == '\r' || p[i] == '\n')
+			return i;
+	return n;
+}
+
+/* Number of LF bytes in p[0..n). */
+static size_t count_lf(const uint8_t *p, size_t n)
+{
+	size_t i = 0, k = 0;
+#if defined(__SSE2__)
+	const __m128i lf = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+	while (i + 16 <= n) { /* byte counters (at most 255 rounds), then summed */
+		__m128i acc = zero;
+		for (int r = 0; r < 255 && i + 16 <= n; r++, i += 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+			acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(v, lf));
+		}
+		__m128i sum = _mm_sad_epu8(acc, zero);
+		k += (size_t)_mm_cvtsi128_si32(sum) + (size_t)_mm_cvtsi128_si32(_mm_srli_si128(sum, 8));
+	}
+#endif
+	for (; i < n; i++)
+		k += p[i] == '\n';
+	return k;
 }
 
 /* A NUL-terminated copy of p[0..n) capped at cap bytes. */
@@ -230,8 +287,8 @@ struct sess {
 	char renh[16];                /* enhanced status code of the last line */
 	size_t rtext_off, rtext_n;    /* text of the last line (offset into rbytes) */
 	/* the pending queue (ring) */
-	struct pending q[SMTP_PENDING_MAX];
-	size_t qhead, qlen;
+	struct pending *q;            /* qcap entries, grown on demand up to SMTP_PENDING_MAX */
+	size_t qcap, qhead, qlen;
 	/* transactions */
 	struct txn_impl *cur;         /* the transaction client commands attach to */
 	struct txn_impl *open[SMTP_TXN_OPEN_MAX]; /* created, not yet emitted, oldest first */
@@ -243,6 +300,21 @@ struct sess {
 };
 
 static struct sess *sess_of(struct smtp_session *s) { return (struct sess *)s; }
+
+/* dst = a " " b [" " c], truncated to cap like snprintf (labels are hot:
+ * one per reply). */
+static void label_join(char *dst, size_t cap, const char *a, const char *b, const char *c)
+{
+	const char *parts[3] = { a, b, c };
+	size_t i = 0;
+	for (int k = 0; k < 3 && parts[k]; k++) {
+		if (k && i + 1 < cap)
+			dst[i++] = ' ';
+		for (const char *p = parts[k]; *p && i + 1 < cap; p++)
+			dst[i++] = *p;
+	}
+	dst[i] = '\0';
+}
 
 static void enter_state(struct sess *s, enum smtp_state st)
 {
@@ -321,7 +393,7 @@ static void txn_emit(struct sess *s, struct txn_impl *t, uint64_t ts)
 	}
 	if (t->npending) {
 		for (size_t i = 0; i < s->qlen; i++) {
-			struct pending *e = &s->q[(s->qhead + i) % SMTP_PENDING_MAX];
+			struct pending *e = &s->q[(s->qhead + i) % s->qcap];
 			if (e->txn == t)
 				e->txn = NULL;
 		}
@@ -385,12 +457,24 @@ static struct pending *pend_push(struct sess *s, enum pend_kind kind, enum smtp_
 		if (!s->pub.pending_dropped)
 			raise_anom(s, NULL, ANOM_SMTP_EXCESSIVE_PENDING);
 		s->pub.pending_dropped++;
-		s->qhead = (s->qhead + 1) % SMTP_PENDING_MAX;
+		s->qhead = (s->qhead + 1) % s->qcap;
 		s->qlen--;
 		if (old->txn && --old->txn->npending == 0 && old->txn->client_closed)
 			txn_emit(s, old->txn, ts);
 	}
-	struct pending *e = &s->q[(s->qhead + s->qlen) % SMTP_PENDING_MAX];
+	if (s->qlen == s->qcap) { /* grow (a session rarely has more than a few in flight) */
+		size_t nc = s->qcap ? s->qcap * 2 : 8;
+		if (nc > SMTP_PENDING_MAX)
+			nc = SMTP_PENDING_MAX;
+		struct pending *nq = xmalloc(nc * sizeof *nq);
+		for (size_t i = 0; i < s->qlen; i++)
+			nq[i] = s->q[(s->qhead + i) % s->qcap];
+		free(s->q);
+		s->q = nq;
+		s->qcap = nc;
+		s->qhead = 0;
+	}
+	struct pending *e = &s->q[(s->qhead + s->qlen) % s->qcap];
 	memset(e, 0, sizeof *e);
 	e->kind = kind;
 	e->verb = verb;
@@ -410,14 +494,14 @@ static void pend_drop_preamble(struct sess *s, uint64_t ts)
 {
 	size_t w = 0;
 	for (size_t i = 0; i < s->qlen; i++) {
-		struct pending *e = &s->q[(s->qhead + i) % SMTP_PENDING_MAX];
+		struct pending *e = &s->q[(s->qhead + i) % s->qcap];
 		if (e->kind == PEND_CMD && e->verb == SMTP_VERB_UNKNOWN) {
 			if (e->txn && --e->txn->npending == 0 && e->txn->client_closed)
 				txn_emit(s, e->txn, ts);
 			continue;
 		}
 		if (w != i)
-			s->q[(s->qhead + w) % SMTP_PENDING_MAX] = *e;
+			s->q[(s->qhead + w) % s->qcap] = *e;
 		w++;
 	}
 	s->qlen = w;
@@ -779,6 +863,75 @@ static void data_bare_cr(struct sess *s)
 	}
 }
 
+/* The hot loop of data_feed: in DS_TEXT (prev_cr clear), jump from line end
+ * to line end; only the bytes around a CR or LF are looked at one by one.
+ * Returns where it stopped: the end of p, a bare CR (prev_cr set), or the
+ * start of a line that begins with "." or lies beyond p (ds = DS_BOL). */
+#define TEXT_RUN_BODY(SCAN)                                                          \
+	for (;;) {                                                                   \
+		size_t j = i + SCAN(p + i, n - i);                                   \
+		if (j >= n)                                                          \
+			return n;                                                    \
+		if (p[j] == '\r') {                                                  \
+			if (j + 1 >= n || p[j + 1] != '\n') { /* CR at the end, or bare CR */ \
+				s->prev_cr = true;                                   \
+				return j + 1;                                        \
+			}                                                            \
+			s->eol_crlf = true; /* CRLF */                               \
+			i = j + 2;                                                   \
+		} else { /* bare LF */                                               \
+			data_bare_lf(s);                                             \
+			s->eol_crlf = false;                                         \
+			i = j + 1;                                                   \
+		}                                                                    \
+		if (i >= n || p[i] == '.') {                                         \
+			s->ds = DS_BOL;                                              \
+			return i;                                                    \
+		}                                                                    \
+		t->pub.msg_lines++; /* a new line, not starting with "." */          \
+	}
+
+static size_t text_run_base(struct sess *s, struct txn_impl *t, const uint8_t *p, size_t i, size_t n)
+{
+	TEXT_RUN_BODY(scan_crlf)
+}
+
+#if SMTP_HAVE_AVX2
+__attribute__((target("avx2"))) static inline size_t scan_crlf_avx2(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	const __m256i cr = _mm256_set1_epi8('\r'), lf = _mm256_set1_epi8('\n');
+	for (; i + 32 <= n; i += 32) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(p + i));
+		unsigned m = (unsigned)_mm256_movemask_epi8(
+			_mm256_or_si256(_mm256_cmpeq_epi8(v, cr), _mm256_cmpeq_epi8(v, lf)));
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+	}
+	return i + scan_crlf(p + i, n - i);
+}
+
+__attribute__((target("avx2"))) static size_t text_run_avx2(struct sess *s, struct txn_impl *t,
+                                                          const uint8_t *p, size_t i, size_t n)
+{
+	TEXT_RUN_BODY(scan_crlf_avx2)
+}
+#endif
+
+static size_t text_run(struct sess *s, struct txn_impl *t, const uint8_t *p, size_t i, size_t n)
+{
+#if SMTP_HAVE_AVX2
+	static int avx2 = -1; /* decided once: the CPU does not change */
+	if (avx2 < 0) {
+		__builtin_cpu_init();
+		avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+	}
+	if (avx2)
+		return text_run_avx2(s, t, p, i, n);
+#endif
+	return text_run_base(s, t, p, i, n);
+}
+
 /* DATA content (RFC 5321 §4.1.1.4, §4.5.2): unstuff leading dots, stream
  * the message, stop at the end-of-data line. Returns bytes consumed; the
  * state is COMMAND again when the end was found. A "." line ends the data
@@ -803,7 +956,7 @@ static size_t data_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
 			t->pub.msg_lines++;
 			s->ds = DS_TEXT;
 			continue;
-		case DS_TEXT:
+		case DS_TEXT: {
 			if (s->prev_cr) {
 				s->prev_cr = false;
 				if (c == '\n') {
@@ -819,22 +972,9 @@ static size_t data_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
 					continue;
 				}
 			}
-			if (c == '\r') {
-				s->prev_cr = true;
-				i++;
-				continue;
-			}
-			if (c == '\n') {
-				data_bare_lf(s);
-				s->eol_crlf = false;
-				s->ds = DS_BOL;
-				i++;
-				continue;
-			}
-			i++;
-			while (i < n && p[i] != '\r' && p[i] != '\n')
-				i++;
+			i = text_run(s, t, p, i, n);
 			continue;
+		}
 		case DS_CRDOT:
 			if (c == '\r' || c == '\n')
 				raise_anom(s, t, ANOM_SMTP_EOD_LIKE_SEQUENCE);
@@ -884,8 +1024,7 @@ static size_t bdat_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
 {
 	size_t take = n < s->bdat_left ? n : (size_t)s->bdat_left;
 	struct txn_impl *t = txn_current(s, ts);
-	for (const uint8_t *q = p, *e = p + take; (q = memchr(q, '\n', (size_t)(e - q))); q++)
-		t->pub.msg_lines++;
+	t->pub.msg_lines += count_lf(p, take);
 	body_out(s, p, take, ts);
 	s->bdat_left -= take;
 	if (s->bdat_left == 0) {
@@ -1028,7 +1167,7 @@ static void cmd_other(struct sess *s, struct cmd *c)
 static void auth_label(struct sess *s, struct smtp_line *ln, const struct auth_attempt *a,
                        const struct auth_note *nt, size_t secret_off)
 {
-	snprintf(s->label, sizeof s->label, "AUTH %s %s", a->mech_name, nt->what);
+	label_join(s->label, sizeof s->label, "AUTH", a->mech_name, nt->what);
 	ln->label = s->label;
 	ln->value = nt->value;
 	ln->value_n = nt->value_n;
@@ -1083,7 +1222,7 @@ static void cmd_auth(struct sess *s, struct cmd *c)
 	size_t ire = n;
 	while (ire > ir && is_sp(p[ire - 1]))
 		ire--;
-	snprintf(s->label, sizeof s->label, "AUTH %s", a->mech_name);
+	label_join(s->label, sizeof s->label, "AUTH", a->mech_name, NULL);
 	c->line.label = s->label;
 	if (ire > ir) { /* initial response (RFC 4954 §4) */
 		struct auth_note nt;
@@ -1728,20 +1867,19 @@ static void reply_finish(struct sess *s, uint64_t ts)
 		}
 		/* every reply, intermediate (334, 354) or final, answers one entry */
 		e = s->q[s->qhead];
-		s->qhead = (s->qhead + 1) % SMTP_PENDING_MAX;
+		s->qhead = (s->qhead + 1) % s->qcap;
 		s->qlen--;
 		have = true;
 		r.answers = e.verb;
 		if (e.kind == PEND_EOD) {
 			r.answer = SMTP_ANSWER_MESSAGE;
-			snprintf(s->label, sizeof s->label, "message %s", class_word(r.code));
+			label_join(s->label, sizeof s->label, "message", class_word(r.code), NULL);
 		} else if (e.kind == PEND_AUTH_RESP) {
 			r.answer = r.code / 100 == 3 ? SMTP_ANSWER_INTERMEDIATE : SMTP_ANSWER_AUTH;
-			snprintf(s->label, sizeof s->label, "AUTH %s", class_word(r.code));
+			label_join(s->label, sizeof s->label, "AUTH", class_word(r.code), NULL);
 		} else {
 			r.answer = r.code / 100 == 3 ? SMTP_ANSWER_INTERMEDIATE : SMTP_ANSWER_COMMAND;
-			snprintf(s->label, sizeof s->label, "%s %s", smtp_verb_str(e.verb),
-			         class_word(r.code));
+			label_join(s->label, sizeof s->label, smtp_verb_str(e.verb), class_word(r.code), NULL);
 		}
 		r.label = s->label;
 	}
@@ -1838,10 +1976,34 @@ static void server_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
 /* ------------------------------------------------------------------ */
 /* 5. public entry points                                             */
 
+/* Freed sessions kept for reuse (a few KiB each: allocating one per flow
+ * made malloc consolidate its fast bins every time). Bounded; single-threaded
+ * like the rest of the pipeline. */
+#define SESS_POOL_MAX 64
+static struct sess *sess_pool[SESS_POOL_MAX];
+static size_t sess_pool_n;
+
+static void sess_pool_drain(void)
+{
+	while (sess_pool_n)
+		free(sess_pool[--sess_pool_n]);
+}
+
 struct smtp_session *smtp_session_new(const struct smtp_config *cfg, struct event_bus *bus,
                                       const struct flow_info *fi, uint64_t ts_us)
 {
-	struct sess *s = xcalloc(1, sizeof *s);
+	struct sess *s;
+	if (sess_pool_n) {
+		s = sess_pool[--sess_pool_n];
+		memset(s, 0, sizeof *s);
+	} else {
+		static bool registered;
+		if (!registered) {
+			registered = true;
+			atexit(sess_pool_drain); /* so leak checkers see a clean exit */
+		}
+		s = xcalloc(1, sizeof *s);
+	}
 	if (cfg)
 		s->cfg = *cfg;
 	s->bus = bus;
@@ -2001,5 +2163,9 @@ void smtp_session_free(struct smtp_session *ps)
 	sbuf_free(&s->hold);
 	sbuf_free(&s->rbytes);
 	sbuf_free(&s->scratch);
-	free(s);
+	free(s->q);
+	if (sess_pool_n < SESS_POOL_MAX)
+		sess_pool[sess_pool_n++] = s;
+	else
+		free(s);
 }

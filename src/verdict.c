@@ -3,7 +3,8 @@
  * docs/findings.md, and the code below follows that document rule by rule.
  *
  * Pure: the only state is the lazily loaded Public Suffix List context
- * (libpsl), which never changes once loaded.
+ * (libpsl), which never changes once loaded, and a small fixed cache of its
+ * answers (org_offset), which changes no result.
  */
 #include "verdict.h"
 
@@ -221,7 +222,18 @@ const char *verdict_domain_alabel(const char *domain, char *buf, size_t len)
 	char tmp[DOMAIN_MAX];
 	memcpy(tmp, domain, n);
 	tmp[n] = '\0';
-	if (memchr(tmp, '\0', n) || !utf8_valid(tmp, n))
+	if (memchr(tmp, '\0', n))
+		return NULL;
+	if (is_ascii(tmp)) { /* the common case: lowercase, no allocation */
+		if (n >= len)
+			return NULL;
+		for (size_t i = 0; i <= n; i++) {
+			char c = tmp[i];
+			buf[i] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+		}
+		return buf;
+	}
+	if (!utf8_valid(tmp, n))
 		return NULL;
 	struct sbuf out = SBUF_INIT;
 	char *lower = NULL;
@@ -267,18 +279,57 @@ const char *verdict_domain_alabel(const char *domain, char *buf, size_t len)
 	return res;
 }
 
-const char *verdict_org_domain(const char *domain, char *buf, size_t len)
+/* Recent A-label -> Organizational Domain results: a lookup in the Public
+ * Suffix List costs more than the rest of a message's verdicts, and mail
+ * repeats the same few domains. Direct-mapped, fixed size (no growth);
+ * psl_registrable_domain() answers with a suffix of its argument, so an
+ * entry keeps the offset of that suffix (-1: none). */
+#define ORG_CACHE_SLOTS 2048
+#define ORG_CACHE_KEY_MAX 64 /* longer domains are looked up every time */
+static struct org_cache_ent {
+	char a[ORG_CACHE_KEY_MAX];
+	int off;
+} org_cache[ORG_CACHE_SLOTS];
+
+static int org_offset(const char *a)
 {
-	char a[DOMAIN_MAX];
-	if (!verdict_domain_alabel(domain, a, sizeof a))
-		return NULL;
-	const char *reg = a[0] == '[' ? NULL : psl_registrable_domain(psl_ctx(), a);
-	const char *r = reg ? reg : a;
+	if (a[0] == '[')
+		return -1;
+	size_t n = strlen(a);
+	if (n >= ORG_CACHE_KEY_MAX) {
+		const char *reg = psl_registrable_domain(psl_ctx(), a);
+		return reg ? (int)(reg - a) : -1;
+	}
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)a[i]) * 16777619u;
+	struct org_cache_ent *e = &org_cache[(h ^ (h >> 16)) % ORG_CACHE_SLOTS];
+	if (e->a[0] && memcmp(e->a, a, n + 1) == 0)
+		return e->off;
+	const char *reg = psl_registrable_domain(psl_ctx(), a);
+	memcpy(e->a, a, n + 1);
+	e->off = reg ? (int)(reg - a) : -1;
+	return e->off;
+}
+
+/* The Organizational Domain of an A-label (from verdict_domain_alabel). */
+static const char *org_of_alabel(const char *a, char *buf, size_t len)
+{
+	int off = org_offset(a);
+	const char *r = off >= 0 ? a + off : a;
 	size_t n = strlen(r);
 	if (n >= len)
 		return NULL;
 	memcpy(buf, r, n + 1);
 	return buf;
+}
+
+const char *verdict_org_domain(const char *domain, char *buf, size_t len)
+{
+	char a[DOMAIN_MAX];
+	if (!verdict_domain_alabel(domain, a, sizeof a))
+		return NULL;
+	return org_of_alabel(a, buf, len);
 }
 
 /* A domain seen in the transaction, in every form a rule needs. */
@@ -292,7 +343,7 @@ struct dom {
 static int dom_make(struct dom *d, const char *domain, const char *role)
 {
 	if (!domain || !verdict_domain_alabel(domain, d->a, sizeof d->a) ||
-	    !verdict_org_domain(domain, d->org, sizeof d->org))
+	    !org_of_alabel(d->a, d->org, sizeof d->org))
 		return -1;
 	d->shown = domain;
 	d->role = role;
@@ -961,8 +1012,8 @@ static int domain_script_check(const struct dom *d, struct sbuf *uni, struct sbu
 unsigned verdict_edit_distance(const char *a, const char *b, unsigned limit)
 {
 	size_t n = strlen(a), m = strlen(b);
-	if (n > EDIT_LEN_MAX || m > EDIT_LEN_MAX)
-		return limit + 1;
+	if (n > EDIT_LEN_MAX || m > EDIT_LEN_MAX || (n > m ? n - m : m - n) > limit)
+		return limit + 1; /* each edit changes the length by at most one */
 	unsigned d[EDIT_LEN_MAX + 1][EDIT_LEN_MAX + 1];
 	for (size_t i = 0; i <= n; i++)
 		d[i][0] = (unsigned)i;
@@ -989,7 +1040,9 @@ static void rule_lookalike(struct ctx *c)
 {
 	const struct verdict_input *in = c->in;
 	const struct imf_headers *h = c->h;
-	struct dom *peers = xcalloc(LOOKALIKE_PEERS_MAX, sizeof *peers);
+	/* on the stack (33 KiB): a heap block this size per message made malloc
+	 * consolidate its fast bins every time */
+	struct dom peers[LOOKALIKE_PEERS_MAX]; /* np entries used */
 	size_t np = 0, nsubj = 0;
 	unsigned emitted = 0, npairs = 0;
 	const char *pairs[LOOKALIKE_FINDINGS_MAX][2]; /* Organizational Domain pairs reported */
@@ -1090,7 +1143,6 @@ static void rule_lookalike(struct ctx *c)
 			emitted++;
 		}
 	}
-	free(peers);
 }
 
 size_t verdict_run(const struct verdict_input *in, struct finding *out, size_t max)

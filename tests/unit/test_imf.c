@@ -636,6 +636,49 @@ static void test_mutations(void)
 	free(buf);
 }
 
+/* The body scan skips lines that cannot be MIME delimiters (memchr for '-');
+ * wherever segments split the message, the result must be the one of a
+ * single push: attachments, part count, body size, anomalies. */
+static void test_body_split_points(void)
+{
+	static const char msg[] =
+		"From: a@b.example\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+		"preamble with a - dash and -- two\r\n-not a delimiter\r\n--b1x not this one\r\n"
+		"--b1\r\nContent-Type: text/plain\r\n\r\nhello -- world\r\n---\r\n"
+		"--b1\r\nContent-Type: application/pdf; name=\"r.pdf\"\r\n\r\nQUJD\r\nREVG\r\n"
+		"--b1\r\nContent-Type: message/rfc822\r\n\r\nFrom: inner@x.example\r\nSubject: in\r\n\r\nbody\r\n"
+		"--b1--\r\nepilogue -\r\n--\r\n-";
+	size_t n = sizeof msg - 1;
+	struct imf_parser *w = parse_msg(msg, n, 0);
+	char *want = json_of(imf_headers(w));
+	uint64_t want_body = imf_headers(w)->body_bytes;
+	unsigned want_parts = imf_headers(w)->mime_parts;
+	struct anom_set want_anoms = imf_headers(w)->anoms;
+	CHECK(imf_headers(w)->n_attachments == 2);
+	imf_parser_free(w);
+	int bad = 0;
+	for (size_t c1 = 0; c1 <= n; c1++) {
+		for (size_t c2 = c1; c2 <= n; c2 += (c2 < c1 + 3 ? 1 : 5)) {
+			struct imf_parser *p = imf_parser_new();
+			size_t cuts[4] = { 0, c1, c2, n };
+			for (int k = 0; k < 3; k++)
+				if (cuts[k + 1] > cuts[k])
+					imf_push(p, (const uint8_t *)msg + cuts[k], cuts[k + 1] - cuts[k]);
+			imf_finish(p);
+			char *got = json_of(imf_headers(p));
+			int ok = !strcmp(got, want) && imf_headers(p)->body_bytes == want_body &&
+			         imf_headers(p)->mime_parts == want_parts &&
+			         !memcmp(&imf_headers(p)->anoms, &want_anoms, sizeof want_anoms);
+			if (!ok && bad++ < 3)
+				fprintf(stderr, "split mismatch at %zu,%zu: %s\n", c1, c2, got);
+			free(got);
+			imf_parser_free(p);
+		}
+	}
+	CHECK(bad == 0);
+	free(want);
+}
+
 int main(void)
 {
 	test_appendix_a();
@@ -644,5 +687,6 @@ int main(void)
 	test_oddities();
 	test_hostile();
 	test_mutations();
+	test_body_split_points();
 	TEST_MAIN_END();
 }

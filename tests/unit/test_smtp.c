@@ -655,6 +655,89 @@ static void test_smuggling(void)
 	CHECK(logged("R 221 QUIT ok\n"));
 }
 
+/* The message-text scan (data_feed jumps from line end to line end, 16 or 32
+ * bytes at a time) must not depend on where segments split the stream:
+ * every split point of a message full of edge cases gives the same body,
+ * line count, anomalies and anomaly counters as one segment. */
+struct split_result {
+	struct sbuf body;
+	uint64_t bytes, lines;
+	struct anom_set anoms;
+	uint64_t eod_like, bare_cr, bare_lf;
+	int n_txn, final_reply;
+	char mail2[256];
+};
+
+static void split_run(const char *msg, size_t n, size_t cut1, size_t cut2, struct split_result *r)
+{
+	uint64_t e0 = anom_count(ANOM_SMTP_EOD_LIKE_SEQUENCE), c0 = anom_count(ANOM_SMTP_BARE_CR_IN_DATA),
+	         l0 = anom_count(ANOM_SMTP_BARE_LF_IN_DATA);
+	struct smtp_session *s = sess_new(false);
+	C(s, "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n");
+	S(s, "220 x\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+	size_t cuts[4] = { 0, cut1, cut2, n };
+	for (int k = 0; k < 3; k++)
+		if (cuts[k + 1] > cuts[k])
+			smtp_session_data(s, FLOW_C2S, (const uint8_t *)msg + cuts[k], cuts[k + 1] - cuts[k], ++g_ts);
+	S(s, "250 queued\r\n250 ok\r\n");
+	end(s);
+	memset(r, 0, sizeof *r);
+	r->n_txn = g_cap.n_txn;
+	if (g_cap.n_txn > 0) {
+		sbuf_add(&r->body, g_cap.txn[0].body.buf ? g_cap.txn[0].body.buf : "", g_cap.txn[0].body.len);
+		r->bytes = g_cap.txn[0].bytes;
+		r->lines = g_cap.txn[0].lines;
+		r->anoms = g_cap.txn[0].anoms;
+		r->final_reply = g_cap.txn[0].final_reply;
+	}
+	if (g_cap.n_txn > 1)
+		snprintf(r->mail2, sizeof r->mail2, "%s", g_cap.txn[1].mail);
+	r->eod_like = anom_count(ANOM_SMTP_EOD_LIKE_SEQUENCE) - e0;
+	r->bare_cr = anom_count(ANOM_SMTP_BARE_CR_IN_DATA) - c0;
+	r->bare_lf = anom_count(ANOM_SMTP_BARE_LF_IN_DATA) - l0;
+}
+
+static bool split_same(const struct split_result *a, const struct split_result *b)
+{
+	return a->body.len == b->body.len && !memcmp(a->body.buf, b->body.buf, a->body.len) &&
+	       a->bytes == b->bytes && a->lines == b->lines && !memcmp(&a->anoms, &b->anoms, sizeof a->anoms) &&
+	       a->eod_like == b->eod_like && a->bare_cr == b->bare_cr && a->bare_lf == b->bare_lf &&
+	       a->n_txn == b->n_txn && a->final_reply == b->final_reply && !strcmp(a->mail2, b->mail2);
+}
+
+static void test_data_split_points(void)
+{
+	static const char *const msgs[] = {
+		/* long lines (several 16/32-byte blocks), dot-stuffing, a lone ".." */
+		"Subject: split\r\n\r\nThe quick brown fox jumps over the lazy dog, twice over.\r\n"
+		"..leading dot stuffed line that is also rather long for the scanner\r\n..\r\n"
+		"x\r\n\r\n\r\n0123456789abcdef0123456789abcdef0123456789abcdef\r\n.\r\nMAIL FROM:<n@x.example>\r\n",
+		/* bare CR, bare LF, CR.CR, ".\r" not followed by LF */
+		"a\rb\nc\r\n.\rq\r\nline with a bare cr\r. in it and more text after it\r\n"
+		"y\r.\rz\n.x\n\r\n.\r\n",
+		/* ended by LF.LF */
+		"first line\nsecond line, long enough to cross a block boundary easily\n.\nMAIL FROM:<e@x.example>\r\n",
+	};
+	for (size_t m = 0; m < sizeof msgs / sizeof msgs[0]; m++) {
+		const char *msg = msgs[m];
+		size_t n = strlen(msg);
+		struct split_result whole, part;
+		split_run(msg, n, n, n, &whole);
+		CHECK(whole.n_txn >= 1);
+		int bad = 0;
+		for (size_t c1 = 0; c1 <= n; c1++) {
+			for (size_t c2 = c1; c2 <= n; c2 += (c2 < c1 + 4 ? 1 : 7)) {
+				split_run(msg, n, c1, c2, &part);
+				if (!split_same(&whole, &part) && bad++ < 3)
+					fprintf(stderr, "split mismatch: message %zu cut at %zu,%zu\n", m, c1, c2);
+				sbuf_free(&part.body);
+			}
+		}
+		CHECK(bad == 0);
+		sbuf_free(&whole.body);
+	}
+}
+
 static void test_bounds(void)
 {
 	/* 10,000 pipelined commands without replies */
@@ -768,6 +851,7 @@ int main(void)
 	test_starttls();
 	test_invalid_replies();
 	test_smuggling();
+	test_data_split_points();
 	test_bounds();
 	test_gaps_and_aborts();
 	cap_reset();
