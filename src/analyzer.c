@@ -39,10 +39,27 @@ struct dump {
 	bool created[2];        /* file created (truncated) already */
 };
 
+/* A SOCKS5 tunnel (RFC 1928, with RFC 1929 user/password) in front of SMTP:
+ * the handshake is binary and would be glued to the first SMTP line, so it
+ * is skipped, per direction, before the dissector sees the bytes. */
+enum socks_st {
+	SK_VER, SK_NMETH, SK_NEXT, SK_AUTH_ULEN, SK_AUTH_PLEN, SK_REQ_CMD, SK_ATYP, SK_DLEN,
+	SK_METHOD, SK_AUTH_STATUS, SK_REP_VER, SK_DONE, SK_FAIL,
+};
+struct socks_skip {
+	uint8_t st;        /* enum socks_st */
+	uint8_t after;     /* state after the pending skip */
+	uint16_t skip;     /* bytes to pass over before reading st */
+	uint8_t method;    /* server: method chosen */
+};
+
 struct flow_app {
 	const struct flow_info *fi;/* the flow (valid until close) */
 	struct probe *probe;       /* --any-port: deciding (NULL once decided) */
 	bool not_smtp;             /* --any-port: decided it is not SMTP */
+	bool socks_checked;        /* first bytes looked at for a SOCKS5 handshake */
+	bool socks;                /* a SOCKS5 handshake precedes SMTP */
+	struct socks_skip sk[2];   /* its parsers, per direction */
 	struct smtp_session *smtp; /* NULL when not dissecting */
 	struct dump *dump;         /* NULL without --dump-streams */
 };
@@ -264,6 +281,95 @@ static void probe_data(struct analyzer *a, struct flow_app *app, int dir, const 
 	probe_free(pr);
 }
 
+/* Consume SOCKS5 handshake bytes of one direction; returns how many of
+ * p[0..n) belong to it (the rest is SMTP). */
+static size_t socks_consume(struct socks_skip *k, int dir, const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n && k->st != SK_DONE && k->st != SK_FAIL) {
+		if (k->skip) {
+			size_t t = n - i < k->skip ? n - i : k->skip;
+			i += t;
+			k->skip = (uint16_t)(k->skip - t);
+			if (!k->skip)
+				k->st = k->after;
+			continue;
+		}
+		uint8_t b = p[i++];
+		switch (k->st) {
+		case SK_VER: /* client greeting / server method selection: version 5 */
+			if (b != 5) {
+				k->st = SK_FAIL;
+				return 0;
+			}
+			k->st = dir == FLOW_C2S ? SK_NMETH : SK_METHOD;
+			break;
+		case SK_NMETH: /* that many method bytes follow */
+			k->skip = b;
+			k->after = SK_NEXT;
+			if (!b)
+				k->st = SK_NEXT;
+			break;
+		case SK_NEXT: /* 1: RFC 1929 user/password; 5: the request */
+			if (b == 1)
+				k->st = SK_AUTH_ULEN;
+			else if (b == 5)
+				k->st = SK_REQ_CMD;
+			else
+				k->st = SK_FAIL;
+			break;
+		case SK_AUTH_ULEN: /* RFC 1929: ulen, user, plen, password */
+			k->skip = b;
+			k->after = SK_AUTH_PLEN;
+			if (!b)
+				k->st = SK_AUTH_PLEN;
+			break;
+		case SK_AUTH_PLEN: /* then the request, version 5 again */
+			k->skip = b;
+			k->after = SK_NEXT;
+			if (!b)
+				k->st = SK_NEXT;
+			break;
+		case SK_REQ_CMD: /* cmd (client) or reply code (server), then RSV */
+			k->skip = 1;
+			k->after = SK_ATYP;
+			break;
+		case SK_ATYP: /* address, then the port */
+			if (b == 1 || b == 4) {
+				k->skip = (uint16_t)((b == 1 ? 4 : 16) + 2);
+				k->after = SK_DONE;
+			} else if (b == 3) {
+				k->st = SK_DLEN;
+			} else {
+				k->st = SK_FAIL;
+			}
+			break;
+		case SK_DLEN:
+			k->skip = (uint16_t)(b + 2);
+			k->after = SK_DONE;
+			break;
+		case SK_METHOD: /* 2: an RFC 1929 reply (version, status) follows */
+			k->method = b;
+			k->st = b == 2 ? SK_AUTH_STATUS : SK_REP_VER;
+			if (b == 2) {
+				k->skip = 1;
+				k->after = SK_AUTH_STATUS;
+			}
+			break;
+		case SK_AUTH_STATUS:
+			k->st = SK_REP_VER;
+			break;
+		case SK_REP_VER:
+			k->st = b == 5 ? SK_REQ_CMD : SK_FAIL;
+			break;
+		default:
+			k->st = SK_FAIL;
+			break;
+		}
+	}
+	return k->st == SK_FAIL ? 0 : i;
+}
+
 /* ---- flow hooks ------------------------------------------------------------ */
 
 static void *hook_open(void *user, const struct flow_info *fi)
@@ -290,6 +396,18 @@ static void hook_data(void *user, void *vapp, int dir, const uint8_t *p, size_t 
 	struct flow_app *app = vapp;
 	if (!app)
 		return;
+	if (!app->socks_checked && n) {
+		/* SMTP never starts with byte 5 from the client; SOCKS5 always does */
+		app->socks_checked = true;
+		app->socks = dir == FLOW_C2S && p[0] == 5;
+	}
+	if (app->socks && app->sk[dir].st != SK_DONE && app->sk[dir].st != SK_FAIL) {
+		size_t k = socks_consume(&app->sk[dir], dir, p, n);
+		p += k;
+		n -= k;
+		if (!n)
+			return;
+	}
 	if (app->probe)
 		probe_data(a, app, dir, p, n, ts);
 	else if (app->smtp)

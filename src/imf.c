@@ -692,6 +692,15 @@ static void top_headers_end(struct imf_parser *p)
 	p->state = ST_BODY;
 	if (ctype_is_multipart(pt->ctype)) {
 		part_open_multipart(p);
+	} else if (strcmp(pt->ctype, "message/rfc822") == 0) {
+		/* The whole message wraps another one (RFC 2046 §5.2.1): read the
+		 * wrapped header block as part headers, so its attachments are seen
+		 * (hiding them behind one wrapper must not work) and its fields
+		 * never become ours. */
+		part_register(p);
+		p->h.mime_parts++;
+		p->bstate = B_PART_HEADERS;
+		p->part_header_bytes = 0;
 	} else {
 		part_register(p); /* a single-part message that is a file */
 		p->bstate = B_OFF;

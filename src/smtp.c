@@ -1865,6 +1865,28 @@ static void reply_finish(struct sess *s, uint64_t ts)
 			s->greeting_seen = true;
 			raise_anom(s, NULL, ANOM_SMTP_NO_GREETING);
 		}
+		/* 354 answers DATA and nothing else (RFC 5321 §4.3.2): if commands
+		 * before the DATA are still unanswered, their replies were lost
+		 * (or glued to another line): skip them and pair with the DATA. */
+		if (r.code == 354 && !(s->q[s->qhead].kind == PEND_CMD && s->q[s->qhead].verb == SMTP_VERB_DATA)) {
+			size_t k = 1;
+			while (k < s->qlen) {
+				const struct pending *c = &s->q[(s->qhead + k) % s->qcap];
+				if (c->kind == PEND_CMD && c->verb == SMTP_VERB_DATA)
+					break;
+				k++;
+			}
+			if (k < s->qlen) {
+				raise_anom(s, NULL, ANOM_SMTP_REPLY_RESYNC);
+				while (k--) {
+					struct pending *old = &s->q[s->qhead];
+					s->qhead = (s->qhead + 1) % s->qcap;
+					s->qlen--;
+					if (old->txn && --old->txn->npending == 0 && old->txn->client_closed)
+						txn_emit(s, old->txn, ts);
+				}
+			}
+		}
 		/* every reply, intermediate (334, 354) or final, answers one entry */
 		e = s->q[s->qhead];
 		s->qhead = (s->qhead + 1) % s->qcap;

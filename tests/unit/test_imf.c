@@ -679,8 +679,36 @@ static void test_body_split_points(void)
 	free(want);
 }
 
+/* A whole message that wraps another (top-level message/rfc822): the wrapped
+ * message's attachments are found, its fields never become the outer's. */
+static void test_top_level_rfc822(void)
+{
+	static const char msg[] =
+		"From: outer@example.com\r\nSubject: Outer\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: message/rfc822\r\n"
+		"Content-Disposition: attachment; filename=\"innocent.txt\"\r\n\r\n"
+		"From: inner@evil.example\r\nSubject: Inner\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n"
+		"--zz\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+		"--zz\r\nContent-Type: application/octet-stream\r\n"
+		"Content-Disposition: attachment; filename=\"malware.exe\"\r\n\r\nMZ\r\n--zz--\r\n";
+	for (size_t step = 0; step < 4; step++) {
+		struct imf_parser *p = parse_msg(msg, sizeof msg - 1, step);
+		const struct imf_headers *h = imf_headers(p);
+		CHECK_STR(h->subject, "Outer");
+		CHECK(h->from.n == 1 && strcmp(h->from.v[0].address, "outer@example.com") == 0);
+		int found = 0;
+		for (size_t i = 0; i < h->n_attachments; i++)
+			if (h->attachments[i].name && strcmp(h->attachments[i].name, "malware.exe") == 0)
+				found = 1;
+		CHECK(found);
+		imf_parser_free(p);
+	}
+}
+
 int main(void)
 {
+	test_top_level_rfc822();
 	test_appendix_a();
 	test_rfc2047();
 	test_fields_and_streaming();

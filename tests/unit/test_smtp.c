@@ -102,6 +102,23 @@ static void test_pipelined(void)
 	CHECK(logged("R 451 RCPT tempfail\n"));
 }
 
+/* A reply lost (glued to the greeting, suricata-verify detect-email-received):
+ * the 354 still pairs with DATA and the message is read as a message. */
+static void test_reply_resync_on_354(void)
+{
+	struct smtp_session *s = sess_new(false);
+	C(s, "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<r@z.example>\r\nDATA\r\n");
+	S(s, "220 mx ESMTP 250-glued\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+	C(s, "Subject: hi\r\n\r\nbody\r\n.\r\nQUIT\r\n");
+	S(s, "250 queued\r\n221 bye\r\n");
+	end(s);
+	CHECK(g_cap.n_txn == 1);
+	CHECK(g_cap.txn[0].data_reply == 354);
+	CHECK(g_cap.txn[0].final_reply == 250);
+	CHECK_MEM(g_cap.txn[0].body.buf, g_cap.txn[0].body.len, "Subject: hi\r\n\r\nbody\r\n", 21);
+	CHECK(anom_count(ANOM_SMTP_REPLY_RESYNC) > 0);
+}
+
 /* The whole dialogue before the 220 (arkime smtp-moloch-bof.pcap). */
 static void test_blind_pipelining(void)
 {
@@ -835,6 +852,7 @@ static void test_gaps_and_aborts(void)
 
 int main(void)
 {
+	test_reply_resync_on_354();
 	run_basic(0);
 	run_basic(1);
 	test_pipelined();
