@@ -18,6 +18,7 @@ struct analyzer_opts {
 	bool        smtp;              /* run the SMTP dissector on tracked flows */
 	bool        any_port;          /* --any-port: find SMTP by content on every TCP flow */
 	struct extract *extract;       /* --extract/--mbox (borrowed), or NULL */
+	size_t      max_memory;        /* --max-memory: heap cap in bytes (0: none) */
 	const char *dump_dir;          /* --dump-streams DIR, or NULL */
 	bool        show_secrets;      /* --show-secrets */
 	bool        strict_alignment;  /* --strict-alignment */
@@ -48,6 +49,7 @@ struct analyzer_stats {
 	uint64_t dump_errors;    /* --dump-streams write failures */
 	uint64_t gaps;           /* gaps in flows that ended */
 	uint64_t gap_bytes;      /* bytes missing in flows that ended */
+	uint64_t memory_pressure;/* times the heap went over --max-memory */
 };
 void analyzer_stats(const struct analyzer *a, struct analyzer_stats *out);
 

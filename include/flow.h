@@ -60,6 +60,9 @@ struct flow_hooks {
 	void (*gap)(void *user, void *app, int dir, uint64_t len, uint64_t ts_us);
 	/* The flow is over (fi->end says how); free app here. */
 	void (*close)(void *user, void *app, const struct flow_info *fi, uint64_t ts_us);
+	/* Optional: true if the flow's application state is worth keeping
+	 * (an SMTP session) — eviction takes other flows first. */
+	bool (*precious)(void *user, void *app);
 	void *user;
 };
 
@@ -86,6 +89,9 @@ void flow_table_packet(struct flow_table *t, const struct pkt_view *pv);
 void flow_table_expire(struct flow_table *t, uint64_t now_us);
 /* Close every flow (end of capture) with FLOW_END_EOF. */
 void flow_table_close_all(struct flow_table *t, uint64_t now_us);
+/* Memory pressure: evict up to n flows (closed ones first, then the least
+ * recently active that carry no payload or no SMTP). Returns how many. */
+size_t flow_table_shed(struct flow_table *t, size_t n, uint64_t now_us);
 void flow_table_free(struct flow_table *t);
 
 struct flow_stats {

@@ -9,6 +9,7 @@
 #include "analyzer.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -458,6 +459,37 @@ static void hook_close(void *user, void *vapp, const struct flow_info *fi, uint6
 	event_bus_emit(a->bus, &ev);
 }
 
+static bool hook_precious(void *user, void *vapp)
+{
+	(void)user;
+	const struct flow_app *app = vapp;
+	return app && (app->smtp || app->probe);
+}
+
+/* Heap in use (malloc'd bytes, small and large), for --max-memory. */
+static size_t heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+	return mi.uordblks + mi.hblkhd;
+}
+
+/* Over the cap: shed flows, a slice at a time, until under 7/8 of it. */
+static void memory_check(struct analyzer *a, uint64_t ts)
+{
+	size_t cap = a->o.max_memory;
+	if (!cap || heap_in_use() <= cap)
+		return;
+	a->st.memory_pressure++;
+	for (int round = 0; round < 64 && heap_in_use() > cap - cap / 8; round++) {
+		struct flow_stats fs;
+		flow_table_stats(a->flows, &fs);
+		size_t n = fs.flows_open / 16 + 16;
+		if (!flow_table_shed(a->flows, n, ts))
+			break;
+		malloc_trim(0);
+	}
+}
+
 /* ---- public ---------------------------------------------------------------- */
 
 struct analyzer *analyzer_new(const struct analyzer_opts *o, int linktype, struct event_bus *bus,
@@ -501,7 +533,7 @@ struct analyzer *analyzer_new(const struct analyzer_opts *o, int linktype, struc
 	msgwire_set_extract(a->msg, o->extract);
 	a->smtp_cfg.show_secrets = o->show_secrets;
 	a->smtp_cfg.msg = msgwire_hooks(a->msg);
-	struct flow_hooks h = { hook_open, hook_data, hook_gap, hook_close, a };
+	struct flow_hooks h = { hook_open, hook_data, hook_gap, hook_close, hook_precious, a };
 	a->flows = flow_table_new(&o->flow, &h);
 	return a;
 }
@@ -527,6 +559,8 @@ void analyzer_packet(struct analyzer *a, const struct capture_pkt *pkt)
 	struct pkt_view pv;
 	if (decoder_frame(a->dec, pkt->data, pkt->caplen, pkt->wirelen, pkt->ts_us, &pv) == DECODE_TCP)
 		flow_table_packet(a->flows, &pv);
+	if ((a->st.packets & 4095) == 0)
+		memory_check(a, pkt->ts_us);
 	if (pkt->ts_us >= a->last_expire_us + 1000000) {
 		a->last_expire_us = pkt->ts_us;
 		flow_table_expire(a->flows, pkt->ts_us);

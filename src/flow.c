@@ -285,7 +285,8 @@ static void evict_one(struct flow_table *t, uint64_t ts)
 		struct flow *f = t->lru_head;
 		victim = f;
 		for (int i = 0; f && i < 64; i++, f = f->lru_next) {
-			if (!f->info.bytes[0] && !f->info.bytes[1]) {
+			if ((!f->info.bytes[0] && !f->info.bytes[1]) ||
+			    (t->hooks.precious && !t->hooks.precious(t->hooks.user, f->app))) {
 				victim = f;
 				break;
 			}
@@ -298,6 +299,16 @@ static void evict_one(struct flow_table *t, uint64_t ts)
 		flow_end(t, victim, FLOW_END_EVICTED, ts);
 	}
 	flow_remove(t, victim);
+}
+
+size_t flow_table_shed(struct flow_table *t, size_t n, uint64_t now_us)
+{
+	size_t done = 0;
+	while (done < n && (t->lin_head || t->lru_head)) {
+		evict_one(t, now_us);
+		done++;
+	}
+	return done;
 }
 
 static struct flow *flow_create(struct flow_table *t, const struct pkt_view *pv, uint64_t h)

@@ -37,6 +37,7 @@ enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_DAMAGED = 2, EXIT_FINDINGS = 3 };
 
 #define MAX_PORTS 64
 #define MAX_FILES 256
+#define DEFAULT_MAX_MEMORY ((size_t)256 << 20) /* heap cap: sized for a small machine */
 #define BATCH     4096 /* packets per dispatch: bounds the time between keyboard/signal checks */
 
 static volatile sig_atomic_t stop_requested;
@@ -80,6 +81,7 @@ static void usage(FILE *f)
 	      "  --dump-streams DIR    write each direction's reassembled bytes to DIR\n"
 	      "  --summary             only the run's totals (a JSON record with --json)\n"
 	      "  --fail-on SEVERITY    exit 3 if a finding of SEVERITY or worse was seen\n"
+	      "  --max-memory SIZE     heap cap, e.g. 256M (default); flows are evicted beyond\n"
 	      "  -q, --quiet           no progress, warnings or statistics on stderr\n"
 	      "  -h, --help            this help;  -V, --version  the version\n"
 	      "\n"
@@ -94,6 +96,33 @@ static void die_usage(const char *fmt, const char *arg)
 	fprintf(stderr, fmt, arg);
 	fputs(" (see smtpscope --help)\n", stderr);
 	exit(EXIT_USAGE);
+}
+
+/* "64M", "1G", "512K", "100000": bytes; at least 16 MiB. */
+static size_t parse_size(const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (end == s || errno || *s == '-')
+		die_usage("invalid size '%s': want a number with an optional K, M or G", s);
+	unsigned shift = 0;
+	if (*end == 'K' || *end == 'k')
+		shift = 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30, end++;
+	if (*end == 'i' && shift)
+		end++;
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || v > (~0ull >> shift))
+		die_usage("invalid size '%s': want a number with an optional K, M or G", s);
+	v <<= shift;
+	if (v < (16ull << 20))
+		die_usage("--max-memory %s is too small: at least 16M", s);
+	return (size_t)v;
 }
 
 static size_t parse_ports(const char *s, uint16_t *out, size_t max)
@@ -235,7 +264,7 @@ static uint64_t now_us(void)
 enum {
 	OPT_PORTS = 256, OPT_FLOWS, OPT_DUMP, OPT_JSON, OPT_EVENTS, OPT_SECRETS, OPT_BODY, OPT_COLOR,
 	OPT_NOCOLOR, OPT_STRICT, OPT_FINDINGS_ONLY, OPT_SEPARATE, OPT_UI, OPT_NOUI, OPT_REALTIME,
-	OPT_SUMMARY, OPT_FAIL_ON, OPT_ANY_PORT, OPT_USER, OPT_EXTRACT, OPT_MBOX,
+	OPT_SUMMARY, OPT_FAIL_ON, OPT_ANY_PORT, OPT_USER, OPT_EXTRACT, OPT_MBOX, OPT_MAXMEM,
 };
 
 /* A word after -r FILE is another file if it exists as a regular file or
@@ -264,6 +293,7 @@ int main(int argc, char **argv)
 	int fail_on = -1; /* severity rank, -1: not asked */
 	const char *run_as = NULL; /* -Z USER */
 	const char *extract_dir = NULL, *mbox_path = NULL;
+	size_t max_memory = DEFAULT_MAX_MEMORY;
 	int ui_flag = 0; /* 1 --ui, -1 --no-ui, 0 decide: live on a terminal */
 	const char *iface = NULL, *dump_dir = NULL, *json_path = NULL, *color = "auto";
 	bool flows = false, json = false, events = false, secrets = false, body = false, strict = false,
@@ -294,6 +324,7 @@ int main(int argc, char **argv)
 		{ "user", required_argument, NULL, 'Z' },
 		{ "extract", required_argument, NULL, OPT_EXTRACT },
 		{ "mbox", required_argument, NULL, OPT_MBOX },
+		{ "max-memory", required_argument, NULL, OPT_MAXMEM },
 		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -323,6 +354,7 @@ int main(int argc, char **argv)
 		case 'Z': run_as = optarg; break;
 		case OPT_EXTRACT: extract_dir = optarg; break;
 		case OPT_MBOX: mbox_path = optarg; break;
+		case OPT_MAXMEM: max_memory = parse_size(optarg); break;
 		case OPT_FAIL_ON:
 			if (strcmp(optarg, "info") && strcmp(optarg, "low") && strcmp(optarg, "medium") &&
 			    strcmp(optarg, "high"))
@@ -471,6 +503,11 @@ int main(int argc, char **argv)
 	ao.flow.server_ports = ports;
 	ao.flow.n_server_ports = nports;
 	ao.any_port = any_port;
+	/* --max-memory: the heap is watched (flows shed under pressure), and the
+	 * fixed caps are sized from it: 1/8 for out-of-order data, ~4 KiB a flow. */
+	ao.max_memory = max_memory;
+	ao.flow.ooo_bytes_total = max_memory / 8;
+	ao.flow.max_flows = max_memory / 4096;
 	ao.extract = ex;
 	ao.flow.all_ports = any_port;
 	struct analyzer *an = analyzer_new(&ao, source_linktype(src), &bus, err, sizeof err);
@@ -545,6 +582,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "smtpscope: %llu packets received, %llu dropped by the kernel, %llu dropped by the interface\n",
 		        (unsigned long long)cs.received, (unsigned long long)cs.dropped,
 		        (unsigned long long)cs.if_dropped);
+	if (!quiet && st.memory_pressure)
+		fprintf(stderr, "smtpscope: warning: memory reached --max-memory %zu MiB %llu times; flows were evicted (their records say \"evicted\")\n",
+		        max_memory >> 20, (unsigned long long)st.memory_pressure);
 	if (!quiet && st.dump_errors)
 		fprintf(stderr, "smtpscope: warning: %llu writes to %s failed\n", (unsigned long long)st.dump_errors,
 		        dump_dir);
