@@ -68,6 +68,19 @@ static void add_hex(struct sbuf *out, const char *pre, uint8_t b)
 	sbuf_add(out, t, k + 2);
 }
 
+/* Bidirectional controls reorder what a terminal shows around them ("Trojan
+ * Source", CVE-2021-42574): U+061C, U+200E/F, U+202A..E, U+2066..9. */
+static int bidi_control(const uint8_t *p, size_t k)
+{
+	if (k == 2)
+		return p[0] == 0xd8 && p[1] == 0x9c;
+	if (k != 3 || p[0] != 0xe2)
+		return 0;
+	if (p[1] == 0x80)
+		return p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xaa && p[2] <= 0xae);
+	return p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9;
+}
+
 void esc_tty(struct sbuf *out, const void *vp, size_t n)
 {
 	const uint8_t *p = vp;
@@ -91,8 +104,14 @@ void esc_tty(struct sbuf *out, const void *vp, size_t n)
 		if (c >= 0x80) {
 			size_t k = utf8_seq_len(p + i, n - i);
 			/* C1 controls U+0080..U+009F are encoded c2 80..c2 9f */
-			if (k && !(k == 2 && c == 0xc2 && p[i + 1] < 0xa0)) {
+			if (k && !(k == 2 && c == 0xc2 && p[i + 1] < 0xa0) && !bidi_control(p + i, k)) {
 				sbuf_add(out, p + i, k);
+				i += k;
+				continue;
+			}
+			if (k > 1) { /* a bidi control: every byte as \xHH */
+				for (size_t j = 0; j < k; j++)
+					add_hex(out, "\\x", p[i + j]);
 				i += k;
 				continue;
 			}

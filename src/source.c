@@ -168,8 +168,10 @@ int source_feed(struct source *s, struct analyzer *an, int max)
 			in->has_next = false;
 			fed = 1;
 		}
+		if (fed >= max)
+			return fed; /* the peeked packet was the whole batch */
 		struct feed_ctx fc = { an };
-		int n = capture_dispatch(in->cap, max - fed > 0 ? max - fed : 1, feed_one, &fc);
+		int n = capture_dispatch(in->cap, max - fed, feed_one, &fc);
 		if (n == CAPTURE_ERROR) {
 			damaged(s, in);
 			return fed ? fed : SOURCE_EOF;
