@@ -104,3 +104,30 @@ bench-tools: $(BENCH_DIR)/gen $(BENCH_DIR)/floor $(BENCH_DIR)/rss
 bench: deps
 	@$(MAKE) --no-print-directory all bench-tools
 	python3 bench/bench.py --bin $(BENCH_DIR) $(BENCH_ARGS)
+
+# ---- make fuzz (fuzz/, docs/security.md) -------------------------------------
+# libFuzzer targets (fuzz/fuzz_*.c) linked against a clang ASan+UBSan build of
+# the library in build-fuzz/. `make fuzz` builds them, builds the seed corpora
+# (fuzz/seeds.py, from captures/demo.pcap and the public corpus) and runs each
+# target for FUZZ_SECONDS (default 600) seconds, FUZZ_JOBS targets at a time
+# (default: the number of CPUs). Crashes land in build-fuzz/crashes/<target>/;
+# once fixed, keep them in tests/regress/<target>/ (tests/t_fuzz_short.sh
+# replays that directory in `make test`).
+FUZZ_BUILD   := build-fuzz
+FUZZ_TARGETS := decode reasm smtp imf codec
+FUZZ_SECONDS ?= 600
+FUZZ_JOBS    ?= $(shell nproc 2>/dev/null || echo 1)
+FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -fsanitize=fuzzer-no-link -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+
+.PHONY: fuzz-build fuzz-bins
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang CFLAGS="$(FUZZ_CFLAGS)" fuzz-bins
+
+fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz_%)
+
+$(BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(LIB)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+
+fuzz: fuzz-build
+	sh fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)

@@ -481,9 +481,9 @@ int main(int argc, char **argv)
 		else
 			event_bus_add(&bus, out_flows_new(stdout, 0));
 	} else {
-		if (json)
+		if (json && !summary) /* --summary --json: the summary record alone */
 			event_bus_add(&bus, out_json_new(json_file ? json_file : stdout, &oo));
-		else if (!summary && !use_ui)
+		else if (!json && !summary && !use_ui)
 			event_bus_add(&bus, out_text_new(stdout, &oo));
 	}
 	/* Always counted (progress, --fail-on); printed at the end of a text run,

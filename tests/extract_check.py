@@ -76,16 +76,6 @@ EXCEPTIONS = {
     ("zeek/smtp-mail-transactions-invalid.pcap", "tshark"): ("after '503' to DATA the server read the lines "
                                                              "as commands (500 each); tshark exports them "
                                                              "as messages", 3),
-    # Synthetic capture: the greeting and the EHLO reply are glued into one
-    # line ("220 ... AAAAAAAAA250-smtp001..."), so our dissector pairs every
-    # later reply with the command before its own: the 354 is taken as the
-    # reply to the last RCPT and "250 ok: queued" as the reply to DATA, so
-    # the content is read as commands (smtp_data_rejected). tshark ignores
-    # replies and exports the message. A pairing question of the SMTP
-    # dissector (smtp.c), not of extraction.
-    ("suricata-verify/detect-email-received/input.pcap", "tshark"): ("reply pairing thrown off by a greeting "
-                                                                      "glued to the EHLO reply; the dissector "
-                                                                      "reads the message as commands", 1),
 }
 
 

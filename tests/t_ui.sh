@@ -215,7 +215,7 @@ start "$SMTPSCOPE --ui -r captures/escape.pcap"
 check "escape: replay done" wait_for "[file: done]" 10
 check "escape: table intact (header on line 1)" sh -c 'tmux -S "$1" capture-pane -p -t ui | head -1 | grep -q "^ smtpscope "' _ "$SOCK"
 check "escape: HELO escape shown as text" has 'evil\x1b]0;pwn'
-check "escape: RLO not rendered (shown as ?)" has "?KCART"
+check "escape: RLO not rendered (escaped as text)" has '\xe2\x80\xaeKCART'
 check "escape: UTF-8 HELO shown as text" has "山田.example"
 keys g
 keys Enter

@@ -1,0 +1,401 @@
+#!/usr/bin/env python3
+"""gen_hostile — hostile SMTP captures for tests/t_hostile.sh (robustness).
+
+    python3 scripts/gen_hostile.py [OUTDIR]            # default tests/hostile
+    python3 scripts/gen_hostile.py --syn-flood OUTDIR  # the big one, at test time
+
+Deterministic (fixed seeds, gzip without a time stamp): running it again writes
+the same bytes. Each capture is a gzip'd classic pcap NAME.pcap.gz holding one
+hostile flow (or many) and one ordinary session whose envelope is known:
+
+    AUTH PLAIN user-NAME, MAIL FROM:<sender-NAME@example.org>,
+    RCPT TO:<rcpt-NAME@example.net>, a short message, 250.
+
+OUTDIR/expect.json lists, per capture, the anomaly names that must appear in
+smtpscope's JSON output and the normal session's envelope. The captures:
+
+  long_line         one command line of 50 MB without CRLF
+  many_rcpt         100,000 RCPT TO in one transaction (all 250)
+  pipelined_10k     10,000 commands before any reply, then 10,000 replies
+  reply_no_command  replies that answer nothing
+  bad_reply_code    reply codes 999, 2x5, 1xx, 6yz and lines too short for a code
+  auth_garbage      AUTH PLAIN/LOGIN/CRAM-MD5/XOAUTH2 with base64 of garbage
+                    and with text that is not base64 at all
+  bdat_huge         BDAT 2^64, 2^64-1, -1, 1e30, then BDAT 2^40 (valid, huge)
+  overlap_conflict  retransmissions and overlapping segments with other bytes
+  never_closes      flows that never close (one mid-DATA), the capture goes on
+                    for 10 more minutes (idle timeout)
+  header_10mb       a 10 MB header field, then 10 MB of header fields
+  mime_nested       10,000 nested multiparts, then 10,000 sibling parts
+  escapes_nul       ESC/CSI/OSC sequences, C1 controls, NUL bytes and bidi
+                    overrides in every field (greeting, EHLO, AUTH user, MAIL,
+                    RCPT, headers, reply texts, attachment name)
+  syn_flood         (--syn-flood only: ~20 MB gzip'd, not committed) 1,000,000
+                    bare SYNs on port 25 from distinct sources, minimal raw-IP
+                    frames, with three real sessions interleaved
+"""
+
+import base64
+import gzip
+import io
+import json
+import os
+import random
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from pcapgen import (LINKTYPE_ETHERNET, LINKTYPE_RAW, Pcap, Tcp, dot_stuff, inet_csum,  # noqa: E402
+                     read_pcap, reply, smtp_lines, tcp_pseudo_sum)
+
+T0 = 1700000000.0
+SERVER = ("198.51.100.25", 25)
+GREETING = reply(220, "mx.example.net ESMTP")
+EHLO_REPLY = reply(250, "mx.example.net", "PIPELINING", "SIZE 52428800", "AUTH PLAIN LOGIN CRAM-MD5 XOAUTH2",
+                   "CHUNKING", "8BITMIME", "ENHANCEDSTATUSCODES")
+EXPECT = {}
+
+
+def write_gz(path, pcap_writer):
+    """Close pcap_writer into memory and write it gzip'd, deterministically."""
+    buf = io.BytesIO()
+    pcap_writer.path = buf
+    pcap_writer.close()
+    with open(path, "wb") as f:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=9) as g:
+            g.write(buf.getvalue())
+
+
+def normal_session(pc, name, t0, client_ip="192.0.2.10"):
+    """The ordinary session every capture carries; returns what it must report."""
+    user, sender, rcpt = "user-" + name, "sender-%s@example.org" % name, "rcpt-%s@example.net" % name
+    t = Tcp(pc, client=(client_ip, 0), server=SERVER, t0=t0, seed=hash_seed(name))
+    t.handshake()
+    t.server(GREETING)
+    t.client(smtp_lines("EHLO client.example.org"))
+    t.server(EHLO_REPLY)
+    t.client(smtp_lines("AUTH PLAIN " + base64.b64encode(b"\0" + user.encode() + b"\0secret").decode()))
+    t.server(reply(235, "2.7.0 Authentication successful"))
+    t.client(smtp_lines("MAIL FROM:<%s>" % sender))
+    t.server(reply(250, "2.1.0 Ok"))
+    t.client(smtp_lines("RCPT TO:<%s>" % rcpt))
+    t.server(reply(250, "2.1.5 Ok"))
+    t.client(smtp_lines("DATA"))
+    t.server(reply(354, "End data with <CR><LF>.<CR><LF>"))
+    t.client(dot_stuff("From: <%s>\r\nTo: <%s>\r\nSubject: normal %s\r\n\r\nhello\r\n" % (sender, rcpt, name)))
+    t.server(reply(250, "2.0.0 Ok: queued"))
+    t.client(smtp_lines("QUIT"))
+    t.server(reply(221, "2.0.0 Bye"))
+    t.close()
+    return {"user": user, "mail_from": sender, "rcpt": rcpt}
+
+
+def hash_seed(name):
+    h = 0
+    for ch in name.encode():
+        h = (h * 131 + ch) & 0xFFFFFFFF
+    return h
+
+
+def hostile_start(pc, name, t0, client_ip="203.0.113.66", ehlo=True):
+    t = Tcp(pc, client=(client_ip, 0), server=SERVER, t0=t0, seed=hash_seed(name) + 1)
+    t.handshake()
+    t.server(GREETING)
+    if ehlo:
+        t.client(smtp_lines("EHLO evil.example"))
+        t.server(EHLO_REPLY)
+    return t
+
+
+def capture(outdir, name, anomalies, build, extra=None):
+    pc = Pcap(None, LINKTYPE_ETHERNET, seed=hash_seed(name))
+    normal = normal_session(pc, name, T0)
+    build(pc, T0 + 1.0)
+    write_gz(os.path.join(outdir, name + ".pcap.gz"), pc)
+    e = {"anomalies": anomalies, "normal": normal}
+    e.update(extra or {})
+    EXPECT[name] = e
+
+
+# ---- the captures -------------------------------------------------------------
+
+def b_long_line(pc, t0):
+    t = hostile_start(pc, "long_line", t0)
+    chunk = b"A" * (1 << 20)
+    for _ in range(50):  # 50 MiB, no CR, no LF
+        t.client(chunk, segsize=65000, ack=False)
+    t.close()
+
+
+def b_many_rcpt(pc, t0):
+    t = hostile_start(pc, "many_rcpt", t0)
+    t.client(smtp_lines("MAIL FROM:<bulk@evil.example>"))
+    t.server(reply(250, "2.1.0 Ok"))
+    for base in range(0, 100000, 10000):
+        t.client(b"".join(b"RCPT TO:<r%06d@victim.example>\r\n" % i for i in range(base, base + 10000)),
+                 segsize=60000, ack=False)
+        t.server(b"250 2.1.5 Ok\r\n" * 10000, segsize=60000, ack=False)
+    t.client(smtp_lines("DATA"))
+    t.server(reply(354, "go"))
+    t.client(dot_stuff("Subject: bulk\r\n\r\nx\r\n"))
+    t.server(reply(250, "2.0.0 Ok"))
+    t.close()
+
+
+def b_pipelined_10k(pc, t0):
+    t = hostile_start(pc, "pipelined_10k", t0)
+    t.client(b"NOOP\r\n" * 5000 + b"RSET\r\n" * 5000, segsize=30000, ack=False)
+    t.server(b"250 2.0.0 Ok\r\n" * 10000, segsize=30000, ack=False)
+    t.client(smtp_lines("QUIT"))
+    t.server(reply(221, "Bye"))
+    t.close()
+
+
+def b_reply_no_command(pc, t0):
+    t = hostile_start(pc, "reply_no_command", t0)
+    for i in range(50):
+        t.server(reply(250, "unsolicited %d" % i))
+    t.server(reply(354, "go ahead") + reply(334, "VXNlcm5hbWU6") + reply(221, "bye") + reply(535, "no"))
+    t.client(smtp_lines("NOOP"))
+    t.server(reply(250, "Ok"))
+    t.close()
+    # a server that talks first and only: no client bytes at all
+    t = hostile_start(pc, "reply_no_command2", t0 + 0.5, client_ip="203.0.113.67", ehlo=False)
+    t.server(reply(250, "x") * 100)
+    t.close()
+
+
+def b_bad_reply_code(pc, t0):
+    t = hostile_start(pc, "bad_reply_code", t0, ehlo=False)
+    for cmd, rep in ((b"EHLO a\r\n", b"999 what\r\n"), (b"NOOP\r\n", b"2x5 what\r\n"),
+                     (b"NOOP\r\n", b"100 early\r\n"), (b"NOOP\r\n", b"600 late\r\n"),
+                     (b"NOOP\r\n", b"25\r\n"), (b"NOOP\r\n", b"\r\n"), (b"NOOP\r\n", b"250-a\r\n251 b\r\n"),
+                     (b"NOOP\r\n", b"-250 x\r\n"), (b"NOOP\r\n", b"250x\r\n"), (b"NOOP\r\n", b"250 ok\r\n")):
+        t.client(cmd)
+        t.server(rep)
+    t.close()
+
+
+def b_auth_garbage(pc, t0):
+    rng = random.Random(7)
+    garbage = bytes(rng.randrange(256) for _ in range(300))
+    b64 = base64.b64encode(garbage)
+    t = hostile_start(pc, "auth_garbage", t0)
+    t.client(b"AUTH PLAIN " + b64 + b"\r\n")
+    t.server(reply(535, "5.7.8 no"))
+    t.client(b"AUTH PLAIN\r\n")
+    t.server(b"334 \r\n")
+    t.client(b"!!!not*base64@@@\x00\x01\r\n")
+    t.server(reply(501, "5.5.2 bad"))
+    t.client(b"AUTH LOGIN " + base64.b64encode(b"\xff\xfe\x00\x1b[2J") + b"\r\n")
+    t.server(reply(334, "UGFzc3dvcmQ6"))
+    t.client(b64 + b"\r\n")
+    t.server(reply(535, "5.7.8 no"))
+    t.client(b"AUTH LOGIN\r\n")
+    t.server(reply(334, base64.b64encode(garbage[:40]).decode()))
+    t.client(b"====\r\n")
+    t.server(reply(501, "bad"))
+    t.client(b"AUTH CRAM-MD5\r\n")
+    t.server(reply(334, "PDEyMzQ1QGV4YW1wbGU+"))
+    t.client(b64 + b"\r\n")
+    t.server(reply(535, "no"))
+    t.client(b"AUTH XOAUTH2 " + b64 + b"\r\n")
+    t.server(reply(334, "eyJzdGF0dXMiOiI0MDAifQ=="))
+    t.client(b"\r\n")
+    t.server(reply(535, "no"))
+    t.client(b"AUTH NTLM " + b64 + b"\r\n")
+    t.server(reply(535, "no"))
+    for _ in range(20):  # more attempts than SMTP_AUTH_MAX
+        t.client(b"AUTH PLAIN " + b64[:40] + b"\r\n")
+        t.server(reply(535, "no"))
+    t.client(smtp_lines("QUIT"))
+    t.server(reply(221, "Bye"))
+    t.close()
+
+
+def b_bdat_huge(pc, t0):
+    t = hostile_start(pc, "bdat_huge", t0)
+    t.client(smtp_lines("MAIL FROM:<a@evil.example>", "RCPT TO:<b@victim.example>"))
+    t.server(reply(250, "Ok") + reply(250, "Ok"))
+    for size in (b"18446744073709551616", b"18446744073709551615", b"-1", b"1000000000000000000000000000000",
+                 b"", b"0x10", b"99999999999999999999999999999999999999999999999999999999999999999999999"):
+        t.client(b"BDAT " + size + b" LAST\r\n")
+        t.server(reply(501, "5.5.4 invalid size"))
+    t.client(b"BDAT 1099511627776\r\n" + b"Z" * 100000, segsize=50000)  # 2^40: valid, huge, never finished
+    t.close()
+
+
+def b_overlap_conflict(pc, t0):
+    t = hostile_start(pc, "overlap_conflict", t0)
+    rel = t.c.nxt - 1  # next client data byte, counted from ISN + 1
+    line = b"MAIL FROM:<good@example.org>\r\n"
+    evil = b"MAIL FROM:<evil@example.org>\r\n"
+    t.segment("client", rel + 10, line[10:20])     # out of order first
+    t.segment("client", rel, evil)                 # then the whole line with other bytes
+    t.client(line)                                 # the sender's 'real' bytes (after the fact)
+    t.segment("client", rel, evil)                 # a conflicting retransmission of delivered bytes
+    t.server(reply(250, "Ok"))
+    t.client(smtp_lines("QUIT"))
+    t.server(reply(221, "Bye"))
+    t.close()
+
+
+def b_never_closes(pc, t0):
+    t = hostile_start(pc, "never_closes", t0)
+    t.client(smtp_lines("MAIL FROM:<a@evil.example>", "RCPT TO:<b@victim.example>", "DATA"))
+    t.server(reply(250, "Ok") + reply(250, "Ok") + reply(354, "go"))
+    t.client(b"Subject: never ends\r\n\r\nbody without end\r\n")
+    t2 = hostile_start(pc, "never_closes2", t0 + 0.2, client_ip="203.0.113.67")
+    t2.client(smtp_lines("NOOP"))
+    # ... and the capture goes on: a late session 10 minutes later (idle timeout 300 s)
+    normal_session(pc, "never_closes_late", t0 + 600.0, client_ip="192.0.2.11")
+
+
+def b_header_10mb(pc, t0):
+    t = hostile_start(pc, "header_10mb", t0)
+    folded = b"X-Big: " + b"\r\n ".join([b"h" * 996] * 10240) + b"\r\n"  # one field of ~10 MB
+    many = b"".join(b"X-F%07d: %s\r\n" % (i, b"v" * 90) for i in range(100000))  # ~10 MB of fields
+    for hdr in (folded, many):
+        t.client(smtp_lines("MAIL FROM:<a@evil.example>", "RCPT TO:<b@victim.example>", "DATA"))
+        t.server(reply(250, "Ok") + reply(250, "Ok") + reply(354, "go"))
+        t.client(dot_stuff(b"From: <a@evil.example>\r\n" + hdr + b"Subject: after\r\n\r\nbody\r\n"),
+                 segsize=60000, ack=False)
+        t.server(reply(250, "2.0.0 Ok"))
+    t.close()
+
+
+def b_mime_nested(pc, t0):
+    t = hostile_start(pc, "mime_nested", t0)
+    nested = [b"From: <a@evil.example>\r\nMIME-Version: 1.0\r\n"]
+    for i in range(10000):
+        nested.append(b"Content-Type: multipart/mixed; boundary=\"b%05d\"\r\n\r\n--b%05d\r\n" % (i, i))
+    nested.append(b"Content-Type: text/plain\r\n\r\ninner\r\n")
+    for i in reversed(range(10000)):
+        nested.append(b"--b%05d--\r\n" % i)
+    siblings = [b"From: <a@evil.example>\r\nMIME-Version: 1.0\r\n"
+                b"Content-Type: multipart/mixed; boundary=\"s\"\r\n\r\n"]
+    for i in range(10000):
+        siblings.append(b"--s\r\nContent-Type: application/octet-stream; name=\"f%05d.bin\"\r\n"
+                        b"Content-Disposition: attachment; filename=\"f%05d.bin\"\r\n\r\nx\r\n" % (i, i))
+    siblings.append(b"--s--\r\n")
+    for msg in (b"".join(nested), b"".join(siblings)):
+        t.client(smtp_lines("MAIL FROM:<a@evil.example>", "RCPT TO:<b@victim.example>", "DATA"))
+        t.server(reply(250, "Ok") + reply(250, "Ok") + reply(354, "go"))
+        t.client(dot_stuff(msg), segsize=60000, ack=False)
+        t.server(reply(250, "2.0.0 Ok"))
+    t.close()
+
+
+ESC = b"\x1b[2J\x1b[31m\x1b]0;pwned\x07\x9b31m\xc2\x9b1m\x00\x7f\xe2\x80\xae\x08\r"
+
+
+def b_escapes_nul(pc, t0):
+    t = Tcp(pc, client=("203.0.113.66", 0), server=SERVER, t0=t0, seed=99)
+    t.handshake()
+    t.server(b"220 mx" + ESC + b" ESMTP\r\n")
+    t.client(b"EHLO ev" + ESC + b"il\r\n")
+    t.server(b"250-mx" + ESC + b"\r\n250-PIPELINING\r\n250 AUTH LOGIN PLAIN " + ESC + b"\r\n")
+    t.client(b"AUTH LOGIN " + base64.b64encode(b"us" + ESC + b"er") + b"\r\n")
+    t.server(reply(334, "UGFzc3dvcmQ6"))
+    t.client(base64.b64encode(b"pa" + ESC + b"ss") + b"\r\n")
+    t.server(b"235 ok" + ESC + b"\r\n")
+    t.client(b"MAIL FROM:<a" + ESC + b"@evil.example> BODY=8BIT" + ESC + b"MIME\r\n")
+    t.server(b"250 ok" + ESC + b"\r\n")
+    t.client(b"RCPT TO:<b" + ESC + b"@victim.example> NOTIFY=" + ESC + b"\r\n")
+    t.server(b"250 ok" + ESC + b"\r\n")
+    t.client(b"X" + ESC + b"CMD " + ESC + b"\r\n")
+    t.server(b"500 unknown" + ESC + b"\r\n")
+    t.client(smtp_lines("DATA"))
+    t.server(reply(354, "go"))
+    msg = (b"From: \"Na" + ESC + b"me\" <f" + ESC + b"@evil.example>\r\n"
+           b"To: t" + ESC + b"@victim.example\r\n"
+           b"Subject: s" + ESC + b" =?UTF-8?B?" + base64.b64encode(b"enc" + ESC) + b"?=\r\n"
+           b"Message-ID: <" + ESC + b"@x>\r\n"
+           b"X-Mailer: m" + ESC + b"\r\n"
+           b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"q\"\r\n\r\n"
+           b"--q\r\nContent-Disposition: attachment; filename=\"a" + ESC + b".exe\"\r\n\r\nx\r\n--q--\r\n"
+           b"body " + ESC + b"\r\n")
+    t.client(dot_stuff(msg))
+    t.server(b"250 queued" + ESC + b"\r\n")
+    t.client(b"QUIT" + ESC + b"\r\n")
+    t.server(b"221 bye" + ESC + b"\r\n")
+    t.close()
+
+
+# ---- the SYN flood (generated at test time) -------------------------------------
+
+def syn_flood(outdir, n=1000000):
+    """n minimal SYN frames (raw IPv4, 40 bytes) to port 25, 50 us apart, with
+    three normal sessions interleaved (at the start, middle and end)."""
+    name = "syn_flood"
+    pc = Pcap(None, LINKTYPE_RAW, seed=5)
+    span = n * 50 / 1e6
+    normals = [normal_session(pc, name, T0 + k * span / 2 + 0.5, client_ip="192.0.2.%d" % (20 + k))
+               for k in range(3)]
+    buf = io.BytesIO()
+    pc.path = buf
+    pc.close()
+    real = buf.getvalue()
+    # frames of the real sessions, to merge by time
+    recs, off = [], 24
+    while off < len(real):
+        ts_s, ts_u, cap, _ = struct.unpack("<IIII", real[off:off + 16])
+        recs.append((ts_s * 1000000 + ts_u, real[off:off + 16 + cap]))
+        off += 16 + cap
+    dst = bytes([198, 51, 100, 25])
+    rng = random.Random(11)
+    path = os.path.join(outdir, name + ".pcap.gz")
+    t0 = int(T0 * 1e6)
+    with open(path, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=1) as g:
+        g.write(real[:24])
+        ri = 0
+        out = []
+        for i in range(n):
+            ts = t0 + i * 50
+            while ri < len(recs) and recs[ri][0] <= ts:
+                out.append(recs[ri][1])
+                ri += 1
+            src = struct.pack("!I", 0x0A000000 + i)   # 10.0.0.0/8, one source per SYN
+            sport = 1024 + (i % 60000)
+            seq = rng.getrandbits(32)
+            tcp = struct.pack("!HHIIBBHHH", sport, 25, seq, 0, 5 << 4, 0x02, 1024, 0, 0)
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, i & 0xFFFF, 0, 64, 6, 0, src, dst)
+            out.append(struct.pack("<IIII", ts // 1000000, ts % 1000000, 40, 40) + ip + tcp)
+            if len(out) >= 8192:
+                g.write(b"".join(out))
+                out = []
+        for _, fr in recs[ri:]:
+            out.append(fr)
+        g.write(b"".join(out))
+    return {"anomalies": ["flow_evicted"], "normal": normals[0], "normal_sessions": 3, "min_flows": n}
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[0] == "--syn-flood":
+        e = syn_flood(argv[1], int(argv[2]) if len(argv) > 2 else 1000000)
+        print(json.dumps(e))
+        return 0
+    outdir = argv[0] if argv else os.path.join(os.path.dirname(HERE), "tests", "hostile")
+    os.makedirs(outdir, exist_ok=True)
+    capture(outdir, "long_line", ["smtp_line_too_long"], b_long_line)
+    capture(outdir, "many_rcpt", ["smtp_too_many_recipients"], b_many_rcpt, {"rcpt_total": 100000})
+    capture(outdir, "pipelined_10k", ["smtp_excessive_pending_cmds"], b_pipelined_10k)
+    capture(outdir, "reply_no_command", ["smtp_unexpected_reply"], b_reply_no_command)
+    capture(outdir, "bad_reply_code", ["smtp_invalid_reply"], b_bad_reply_code)
+    capture(outdir, "auth_garbage", ["smtp_auth_malformed", "smtp_auth_bad_base64", "smtp_auth_too_many_attempts"],
+            b_auth_garbage)
+    capture(outdir, "bdat_huge", ["smtp_invalid_bdat_command", "smtp_huge_bdat_chunk"], b_bdat_huge)
+    capture(outdir, "overlap_conflict", ["tcp_overlap_conflict"], b_overlap_conflict)
+    capture(outdir, "never_closes", ["flow_timeout", "smtp_data_incomplete"], b_never_closes)
+    capture(outdir, "header_10mb", ["imf_header_too_long", "imf_field_too_long"], b_header_10mb)
+    capture(outdir, "mime_nested", ["imf_mime_too_deep", "imf_mime_too_many_parts"], b_mime_nested)
+    capture(outdir, "escapes_nul", ["imf_nul_byte"], b_escapes_nul, {"no_raw_escapes": True})
+    with open(os.path.join(outdir, "expect.json"), "w") as f:
+        json.dump(EXPECT, f, indent=1, sort_keys=True)
+        f.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
