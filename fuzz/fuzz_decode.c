@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.ooo_bytes_per_dir = 4096;
 	cfg.ooo_segs_per_dir = 8;
 	cfg.ooo_bytes_total = 16384;
-	struct flow_hooks hooks = { h_open, h_data, h_gap, h_close, NULL };
+	struct flow_hooks hooks = { .open = h_open, .data = h_data, .gap = h_gap, .close = h_close };
 	struct flow_table *t = flow_table_new(&cfg, &hooks);
 	uint64_t ts = 1700000000000000ull;
 	while (fz_more(&f)) {

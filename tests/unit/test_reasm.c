@@ -149,7 +149,7 @@ static void flow_tests(void)
 {
 	struct flow_config cfg;
 	flow_config_defaults(&cfg);
-	struct flow_hooks h = { h_open, h_data, h_gap, h_close, NULL };
+	struct flow_hooks h = { .open = h_open, .data = h_data, .gap = h_gap, .close = h_close };
 
 	/* full handshake, data both ways, FIN both ways */
 	struct flow_table *t = flow_table_new(&cfg, &h);
