@@ -105,6 +105,13 @@ bench: deps
 	@$(MAKE) --no-print-directory all bench-tools
 	python3 bench/bench.py --bin $(BENCH_DIR) $(BENCH_ARGS)
 
+# Live capture at speed: replay over a veth pair (root, tcpreplay), from top
+# speed down until nothing is dropped (docs/benchmarks.md, "Live capture").
+.PHONY: bench-live
+bench-live: deps
+	@$(MAKE) --no-print-directory all bench-tools
+	python3 bench/live.py --ladder --bin $(BENCH_DIR) --size 64M
+
 # ---- make fuzz (fuzz/, docs/security.md) -------------------------------------
 # libFuzzer targets (fuzz/fuzz_*.c) linked against a clang ASan+UBSan build of
 # the library in build-fuzz/. `make fuzz` builds them, builds the seed corpora
