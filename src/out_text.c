@@ -330,8 +330,12 @@ static void transaction(struct out_text *t, const struct event *ev)
 		color(t, C_RESET);
 		sbuf_addc(&t->buf, '\n');
 	}
-	if (x->headers && t->o.write_headers_text)
-		t->o.write_headers_text(&t->buf, x->headers, "   ");
+	if (x->headers && t->o.write_headers_text) {
+		/* the same "#N" prefix as every other line, so grep '^#N ' keeps them */
+		char ind[48];
+		snprintf(ind, sizeof ind, "#%" PRIu64 "       ", ev->flow ? ev->flow->id : (uint64_t)0);
+		t->o.write_headers_text(&t->buf, x->headers, ind);
+	}
 	for (size_t i = 0; i < x->n_findings; i++) {
 		const struct smtp_finding *f = &x->findings[i];
 		prefix(t, ev, false);
