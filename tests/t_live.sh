@@ -149,19 +149,7 @@ tally "$TMP/j1"
 # ---- 2. the UI in tmux --------------------------------------------------------
 UB=$((PORT + 4))
 while ! port_free $((UB + 1)) || ! port_free $((UB + 2)) || ! port_free $((UB + 3)); do UB=$((UB + 10)); done
-cap() { tm capture-pane -p -t ui; }
-keys() { tm send-keys -t ui "$@"; sleep 0.3; }
-wait_for() {
-	n=$(( ${2:-10} * 10 ))
-	while [ "$n" -gt 0 ]; do
-		cap | grep -qF -- "$1" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
-has() { cap | grep -qF -- "$1"; }
-rows() { cap | sed -n '5,49p' | grep -E '^[0-9]{2}:[0-9]{2}:[0-9]{2} '; }
+. tests/tmux_lib.sh
 tm -f /dev/null new-session -d -s ui -x 200 -y 50 \
 	"env LANG=C.UTF-8 LC_ALL=C.UTF-8 sh -c '$SMTPSCOPE -i lo --ports $PORT --json=$OUT/live_ui.json; echo UI-EXIT=\$?; stty -a; sleep 600'"
 check "ui: opens by itself with -i on a terminal" wait_for "[live]" 5

@@ -27,22 +27,7 @@ start() {
 		"env LANG=C.UTF-8 LC_ALL=C.UTF-8 sh -c '$* ; echo UI-EXIT=\$?; stty -a; sleep 600'"
 	tm set-option -t ui remain-on-exit on >/dev/null 2>&1
 }
-cap() { tm capture-pane -p -t ui; }
-keys() { tm send-keys -t ui "$@"; sleep 0.3; }
-# wait_for TEXT [SECONDS]: until the pane shows TEXT (fixed string)
-wait_for() {
-	n=$(( ${2:-10} * 10 ))
-	while [ "$n" -gt 0 ]; do
-		cap | grep -qF -- "$1" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
-has() { cap | grep -qF -- "$1"; }
-hasnt() { ! cap | grep -qF -- "$1"; }
-# data rows of the session table (lines after the column titles, before the footer)
-rows() { cap | sed -n '5,49p' | grep -E '^[0-9]{2}:[0-9]{2}:[0-9]{2} '; }
+. tests/tmux_lib.sh
 norm() { sed -E 's/elapsed [0-9:]+/elapsed X/'; }
 
 # ---- not a terminal --------------------------------------------------------
