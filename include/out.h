@@ -23,6 +23,7 @@ struct out_opts {
 	bool show_secrets;   /* print passwords / tokens instead of ******** */
 	bool events;         /* JSON: also one record per command and per reply */
 	bool findings_only;  /* only transactions that carry findings */
+	bool group;          /* text: hold each session's lines until it ends (offline reports) */
 	/* Optional: append the JSON value of txn->headers (an object) to out;
 	 * called by out_json when non-NULL and txn->headers is not NULL
 	 * (the imf module provides it). */

@@ -472,6 +472,7 @@ int main(int argc, char **argv)
 	oo.show_secrets = secrets;
 	oo.events = events;
 	oo.findings_only = findings_only;
+	oo.group = !iface; /* files: session by session; live: as it happens */
 	oo.write_headers_json = msgwire_headers_json;
 	oo.write_headers_text = msgwire_headers_text;
 	/* --json alone replaces the text on stdout; --json=FILE writes beside nothing else */

@@ -33,11 +33,26 @@
 #define C_CYAN   "\033[36m"
 #define C_MAGENTA "\033[35m"
 
+/* Grouping (out_opts.group, offline runs): each session's lines are held
+ * until it ends, so a report reads session by session. Bounded: past
+ * OUT_TEXT_HELD_MAX bytes held in all, every held session is written out as
+ * it stands and goes on streaming. */
+#define OUT_TEXT_HELD_MAX  (8u << 20)
+#define OUT_TEXT_HELD_BUCKETS 4096
+
+struct held {
+	uint64_t id;          /* flow id of the session */
+	struct sbuf b;        /* its lines so far */
+	struct held *next;    /* bucket chain */
+};
+
 struct out_text {
 	struct sink base;     /* first member (container-of) */
 	FILE *f;              /* borrowed */
 	struct out_opts o;    /* copy */
 	struct sbuf buf;      /* pending output */
+	struct held **held;   /* OUT_TEXT_HELD_BUCKETS chains (grouping only) */
+	size_t held_bytes;    /* bytes held in all sessions */
 };
 
 static void color(struct out_text *t, const char *c)
@@ -353,9 +368,66 @@ static void transaction(struct out_text *t, const struct event *ev)
 	}
 }
 
+static void text_format(struct out_text *t, const struct event *ev);
+
+static struct held **held_slot(struct out_text *t, uint64_t id)
+{
+	struct held **pp = &t->held[id % OUT_TEXT_HELD_BUCKETS];
+	while (*pp && (*pp)->id != id)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* Write out every held session as it stands (the cap was reached, or the
+ * end): in flow id order would need a sort; bucket order is id order
+ * modulo the table, which is what a reader sees as "by session". */
+static void held_spill(struct out_text *t)
+{
+	for (size_t i = 0; i < OUT_TEXT_HELD_BUCKETS; i++)
+		for (struct held *h = t->held[i]; h; h = h->next) {
+			sbuf_add(&t->buf, h->b.buf ? h->b.buf : "", h->b.len);
+			sbuf_clear(&h->b);
+			text_push(t);
+		}
+	t->held_bytes = 0;
+}
+
 static void text_emit(struct sink *sk, const struct event *ev)
 {
 	struct out_text *t = (struct out_text *)sk;
+	if (!t->held || !ev->flow || ev->type == EV_FLOW_END) {
+		text_format(t, ev);
+		return;
+	}
+	struct held **pp = held_slot(t, ev->flow->id);
+	if (!*pp) {
+		*pp = xcalloc(1, sizeof **pp);
+		(*pp)->id = ev->flow->id;
+	}
+	struct held *h = *pp;
+	/* format into the session's own buffer */
+	struct sbuf main_buf = t->buf;
+	t->buf = h->b;
+	size_t before = t->buf.len;
+	text_format(t, ev);
+	if (t->buf.len >= before)
+		t->held_bytes += t->buf.len - before;
+	h->b = t->buf;
+	t->buf = main_buf;
+	if (ev->type == EV_SESSION_END) {
+		sbuf_add(&t->buf, h->b.buf ? h->b.buf : "", h->b.len);
+		t->held_bytes -= h->b.len < t->held_bytes ? h->b.len : t->held_bytes;
+		*pp = h->next;
+		sbuf_free(&h->b);
+		free(h);
+		text_push(t);
+	} else if (t->held_bytes > OUT_TEXT_HELD_MAX) {
+		held_spill(t);
+	}
+}
+
+static void text_format(struct out_text *t, const struct event *ev)
+{
 	switch (ev->type) {
 	case EV_SESSION_BEGIN:
 		if (!t->o.findings_only)
@@ -395,6 +467,17 @@ static void text_flush(struct sink *sk)
 static void text_close(struct sink *sk)
 {
 	struct out_text *t = (struct out_text *)sk;
+	if (t->held) {
+		held_spill(t);
+		for (size_t i = 0; i < OUT_TEXT_HELD_BUCKETS; i++)
+			while (t->held[i]) {
+				struct held *h = t->held[i];
+				t->held[i] = h->next;
+				sbuf_free(&h->b);
+				free(h);
+			}
+		free(t->held);
+	}
 	text_flush(sk);
 	sbuf_free(&t->buf);
 	free(t);
@@ -410,5 +493,7 @@ struct sink *out_text_new(FILE *f, const struct out_opts *o)
 	if (o)
 		t->o = *o;
 	sbuf_reserve(&t->buf, OUT_TEXT_FLUSH_AT + 4096);
+	if (t->o.group)
+		t->held = xcalloc(OUT_TEXT_HELD_BUCKETS, sizeof *t->held);
 	return &t->base;
 }

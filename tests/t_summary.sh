@@ -39,4 +39,6 @@ T_PASS=$((T_PASS + $(grep -c '^ok' "$TMP/py.out")))
 T_FAIL=$((T_FAIL + $(grep -c '^FAIL' "$TMP/py.out")))
 "$SMTPSCOPE" -r captures/demo.pcap >"$TMP/text"
 check "text run ends with the summary" sh -c "grep -q '^== summary' '$TMP/text' && tail -n 1 '$TMP/text' | grep -q '^anomalies:'"
+# Offline, the transcript reads session by session: each "#N" block is contiguous.
+check "offline transcript groups each session's lines" sh -c "grep -o '^#[0-9]*' '$TMP/text' | uniq | sort | uniq -d | wc -l | grep -qx 0"
 finish
