@@ -44,6 +44,8 @@ struct held {
 	uint64_t id;          /* flow id of the session */
 	struct sbuf b;        /* its lines so far */
 	struct held *next;    /* bucket chain */
+	struct held *qnext;   /* the order sessions began in */
+	bool done;            /* ended; waits for the sessions that began before it */
 };
 
 struct out_text {
@@ -52,6 +54,7 @@ struct out_text {
 	struct out_opts o;    /* copy */
 	struct sbuf buf;      /* pending output */
 	struct held **held;   /* OUT_TEXT_HELD_BUCKETS chains (grouping only) */
+	struct held *qhead, *qtail; /* held sessions in the order they began */
 	size_t held_bytes;    /* bytes held in all sessions */
 };
 
@@ -378,17 +381,15 @@ static struct held **held_slot(struct out_text *t, uint64_t id)
 	return pp;
 }
 
-/* Write out every held session as it stands (the cap was reached, or the
- * end): in flow id order would need a sort; bucket order is id order
- * modulo the table, which is what a reader sees as "by session". */
+/* Write out every held session as it stands, in the order they began (the
+ * cap was reached, or the end of the run); they stay held for what follows. */
 static void held_spill(struct out_text *t)
 {
-	for (size_t i = 0; i < OUT_TEXT_HELD_BUCKETS; i++)
-		for (struct held *h = t->held[i]; h; h = h->next) {
-			sbuf_add(&t->buf, h->b.buf ? h->b.buf : "", h->b.len);
-			sbuf_clear(&h->b);
-			text_push(t);
-		}
+	for (struct held *h = t->qhead; h; h = h->qnext) {
+		sbuf_add(&t->buf, h->b.buf ? h->b.buf : "", h->b.len);
+		sbuf_clear(&h->b);
+		text_push(t);
+	}
 	t->held_bytes = 0;
 }
 
@@ -403,6 +404,11 @@ static void text_emit(struct sink *sk, const struct event *ev)
 	if (!*pp) {
 		*pp = xcalloc(1, sizeof **pp);
 		(*pp)->id = ev->flow->id;
+		if (t->qtail)
+			t->qtail->qnext = *pp;
+		else
+			t->qhead = *pp;
+		t->qtail = *pp;
 	}
 	struct held *h = *pp;
 	/* format into the session's own buffer */
@@ -415,15 +421,24 @@ static void text_emit(struct sink *sk, const struct event *ev)
 	h->b = t->buf;
 	t->buf = main_buf;
 	if (ev->type == EV_SESSION_END) {
-		sbuf_add(&t->buf, h->b.buf ? h->b.buf : "", h->b.len);
-		t->held_bytes -= h->b.len < t->held_bytes ? h->b.len : t->held_bytes;
-		*pp = h->next;
-		sbuf_free(&h->b);
-		free(h);
-		text_push(t);
-	} else if (t->held_bytes > OUT_TEXT_HELD_MAX) {
-		held_spill(t);
+		/* sessions come out in the order they began: write every finished
+		 * one at the head of that order */
+		h->done = true;
+		while (t->qhead && t->qhead->done) {
+			struct held *d = t->qhead;
+			t->qhead = d->qnext;
+			if (!t->qhead)
+				t->qtail = NULL;
+			sbuf_add(&t->buf, d->b.buf ? d->b.buf : "", d->b.len);
+			t->held_bytes -= d->b.len < t->held_bytes ? d->b.len : t->held_bytes;
+			*held_slot(t, d->id) = d->next;
+			sbuf_free(&d->b);
+			free(d);
+			text_push(t);
+		}
 	}
+	if (t->held_bytes > OUT_TEXT_HELD_MAX)
+		held_spill(t);
 }
 
 static void text_format(struct out_text *t, const struct event *ev)
