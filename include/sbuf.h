@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct sbuf {
 	char  *buf; /* NUL-terminated storage, NULL while empty and never grown */
@@ -19,9 +20,32 @@ struct sbuf {
 
 #define SBUF_INIT { NULL, 0, 0 }
 
-void sbuf_reserve(struct sbuf *s, size_t extra);          /* room for extra more bytes */
-void sbuf_add(struct sbuf *s, const void *p, size_t n);   /* append n bytes */
-void sbuf_addc(struct sbuf *s, char c);                   /* append one byte */
+void sbuf_grow(struct sbuf *s, size_t extra);             /* out-of-line part of sbuf_reserve */
+
+/* The appends are inline: the common case (room left) is a compare and a
+ * copy, without a call. */
+static inline void sbuf_reserve(struct sbuf *s, size_t extra) /* room for extra more bytes */
+{
+	if (s->len + extra + 1 > s->cap)
+		sbuf_grow(s, extra);
+}
+
+static inline void sbuf_add(struct sbuf *s, const void *p, size_t n) /* append n bytes */
+{
+	sbuf_reserve(s, n);
+	if (n)
+		memcpy(s->buf + s->len, p, n);
+	s->len += n;
+	s->buf[s->len] = '\0';
+}
+
+static inline void sbuf_addc(struct sbuf *s, char c) /* append one byte */
+{
+	sbuf_reserve(s, 1);
+	s->buf[s->len++] = c;
+	s->buf[s->len] = '\0';
+}
+
 void sbuf_adds(struct sbuf *s, const char *str);          /* append a C string */
 void sbuf_addf(struct sbuf *s, const char *fmt, ...)      /* append printf-style (constant formats only) */
 	__attribute__((format(printf, 2, 3)));

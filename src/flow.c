@@ -99,6 +99,11 @@ static uint64_t load64(const uint8_t *p)
 /* Order-independent hash of the two endpoints. */
 static uint64_t endpoint_hash(uint64_t seed, uint8_t fam, const uint8_t *a, uint16_t pa)
 {
+	if (fam != 6) { /* address and port in one word: one mix */
+		uint32_t a4;
+		memcpy(&a4, a, 4);
+		return mix64(seed ^ ((uint64_t)fam << 56) ^ ((uint64_t)a4 << 16) ^ pa);
+	}
 	uint64_t h = seed ^ fam;
 	h = mix64(h ^ load64(a));
 	if (fam == 6)

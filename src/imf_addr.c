@@ -169,9 +169,27 @@ static int tok_is(const struct tok *t, char ch)
 /* A phrase (display name, §3.2.5 with obs-phrase) from tokens [a,b):
  * words joined by one space where CFWS separated them, comments left out,
  * then RFC 2047-decoded (§5(3)). Returns a malloc'd string or NULL if empty. */
+/* Scratch kept from one call to the next (the program is single-threaded;
+ * the parser is not re-entered): no malloc/free per header field. Given
+ * back when a pathological field made it large. */
+static struct sbuf keep_raw, keep_dec, keep_addr, keep_text;
+static struct tok *keep_tok;
+static size_t keep_tok_cap;
+#define SCRATCH_KEEP_MAX 65536
+
+static void scratch_done(struct sbuf *b)
+{
+	if (b->cap > SCRATCH_KEEP_MAX)
+		sbuf_free(b);
+	else
+		sbuf_clear(b);
+}
+
 static char *phrase_build(const struct lexed *lx, size_t a, size_t b)
 {
-	struct sbuf raw = SBUF_INIT, dec = SBUF_INIT;
+	struct sbuf raw = keep_raw, dec = keep_dec;
+	sbuf_clear(&raw);
+	sbuf_clear(&dec);
 	int gap = 0;
 	for (size_t k = a; k < b; k++) {
 		const struct tok *t = &lx->v[k];
@@ -198,8 +216,10 @@ static char *phrase_build(const struct lexed *lx, size_t a, size_t b)
 		if (e > s)
 			res = xstrndup(dec.buf + s, e - s);
 	}
-	sbuf_free(&raw);
-	sbuf_free(&dec);
+	scratch_done(&raw);
+	scratch_done(&dec);
+	keep_raw = raw;
+	keep_dec = dec;
 	return res;
 }
 
@@ -292,11 +312,17 @@ static void list_push(struct imf_addr_list *list, char *name, const char *addr, 
 
 int imf_parse_addresses(struct imf_addr_list *list, const char *in, size_t n)
 {
-	struct lexed lx = { NULL, 0, 0, SBUF_INIT, 0 };
+	struct lexed lx = { keep_tok, 0, keep_tok_cap, keep_text, 0 };
+	keep_tok = NULL;
+	keep_tok_cap = 0;
+	keep_text = (struct sbuf)SBUF_INIT;
+	sbuf_clear(&lx.text);
 	lex(&lx, in, n);
 	int err = lx.err, in_group = 0;
 	size_t i = 0;
-	struct sbuf addr = SBUF_INIT;
+	struct sbuf addr = keep_addr;
+	keep_addr = (struct sbuf)SBUF_INIT;
+	sbuf_clear(&addr);
 
 	while (i < lx.n) {
 		const struct tok *t = &lx.v[i];
@@ -371,11 +397,14 @@ int imf_parse_addresses(struct imf_addr_list *list, const char *in, size_t n)
 		if (!name && comment != (size_t)-1) {
 			/* a comment stands in for the name ("addr (Name)", RFC 822 style) */
 			const struct tok *c = &lx.v[comment];
-			struct sbuf dec = SBUF_INIT;
+			struct sbuf dec = keep_dec;
+			keep_dec = (struct sbuf)SBUF_INIT;
+			sbuf_clear(&dec);
 			rfc2047_decode(&dec, tok_text(&lx, c), c->len);
 			if (dec.len)
 				name = xstrndup(dec.buf, dec.len);
-			sbuf_free(&dec);
+			scratch_done(&dec);
+			keep_dec = dec;
 		}
 		if (addr.len)
 			list_push(list, name, addr.buf, addr.len);
@@ -387,9 +416,17 @@ int imf_parse_addresses(struct imf_addr_list *list, const char *in, size_t n)
 	}
 	if (in_group)
 		err = 1;
-	sbuf_free(&addr);
-	sbuf_free(&lx.text);
-	free(lx.v);
+	scratch_done(&addr);
+	keep_addr = addr;
+	scratch_done(&lx.text);
+	keep_text = lx.text;
+	if (lx.cap > 4096) {
+		free(lx.v);
+		lx.v = NULL;
+		lx.cap = 0;
+	}
+	keep_tok = lx.v;
+	keep_tok_cap = lx.cap;
 	return err ? -1 : 0;
 }
 

@@ -44,7 +44,7 @@ char *xstrndup(const char *p, size_t n)
 	return s;
 }
 
-void sbuf_reserve(struct sbuf *s, size_t extra)
+void sbuf_grow(struct sbuf *s, size_t extra)
 {
 	if (s->len + extra + 1 <= s->cap)
 		return;
@@ -54,22 +54,6 @@ void sbuf_reserve(struct sbuf *s, size_t extra)
 		cap *= 2;
 	s->buf = xrealloc(s->buf, cap);
 	s->cap = cap;
-}
-
-void sbuf_add(struct sbuf *s, const void *p, size_t n)
-{
-	sbuf_reserve(s, n);
-	if (n)
-		memcpy(s->buf + s->len, p, n);
-	s->len += n;
-	s->buf[s->len] = '\0';
-}
-
-void sbuf_addc(struct sbuf *s, char c)
-{
-	sbuf_reserve(s, 1);
-	s->buf[s->len++] = c;
-	s->buf[s->len] = '\0';
 }
 
 void sbuf_adds(struct sbuf *s, const char *str)

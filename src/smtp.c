@@ -81,15 +81,16 @@ const char *smtp_txn_end_str(enum smtp_txn_end e)
 static const struct {
 	const char *name;
 	uint32_t flag;
+	uint8_t len; /* strlen(name) */
 } cap_table[] = {
-	{ "PIPELINING", SMTP_CAP_PIPELINING }, { "SIZE", SMTP_CAP_SIZE },
-	{ "8BITMIME", SMTP_CAP_8BITMIME }, { "STARTTLS", SMTP_CAP_STARTTLS },
-	{ "AUTH", SMTP_CAP_AUTH }, { "CHUNKING", SMTP_CAP_CHUNKING },
-	{ "BINARYMIME", SMTP_CAP_BINARYMIME }, { "SMTPUTF8", SMTP_CAP_SMTPUTF8 },
-	{ "DSN", SMTP_CAP_DSN }, { "ENHANCEDSTATUSCODES", SMTP_CAP_ENHANCEDSTATUSCODES },
-	{ "ETRN", SMTP_CAP_ETRN }, { "VRFY", SMTP_CAP_VRFY }, { "BURL", SMTP_CAP_BURL },
-	{ "XCLIENT", SMTP_CAP_XCLIENT }, { "XFORWARD", SMTP_CAP_XFORWARD },
-	{ "REQUIRETLS", SMTP_CAP_REQUIRETLS }, { NULL, 0 },
+	{ "PIPELINING", SMTP_CAP_PIPELINING, sizeof "PIPELINING" - 1 }, { "SIZE", SMTP_CAP_SIZE, sizeof "SIZE" - 1 },
+	{ "8BITMIME", SMTP_CAP_8BITMIME, sizeof "8BITMIME" - 1 }, { "STARTTLS", SMTP_CAP_STARTTLS, sizeof "STARTTLS" - 1 },
+	{ "AUTH", SMTP_CAP_AUTH, sizeof "AUTH" - 1 }, { "CHUNKING", SMTP_CAP_CHUNKING, sizeof "CHUNKING" - 1 },
+	{ "BINARYMIME", SMTP_CAP_BINARYMIME, sizeof "BINARYMIME" - 1 }, { "SMTPUTF8", SMTP_CAP_SMTPUTF8, sizeof "SMTPUTF8" - 1 },
+	{ "DSN", SMTP_CAP_DSN, sizeof "DSN" - 1 }, { "ENHANCEDSTATUSCODES", SMTP_CAP_ENHANCEDSTATUSCODES, sizeof "ENHANCEDSTATUSCODES" - 1 },
+	{ "ETRN", SMTP_CAP_ETRN, sizeof "ETRN" - 1 }, { "VRFY", SMTP_CAP_VRFY, sizeof "VRFY" - 1 }, { "BURL", SMTP_CAP_BURL, sizeof "BURL" - 1 },
+	{ "XCLIENT", SMTP_CAP_XCLIENT, sizeof "XCLIENT" - 1 }, { "XFORWARD", SMTP_CAP_XFORWARD, sizeof "XFORWARD" - 1 },
+	{ "REQUIRETLS", SMTP_CAP_REQUIRETLS, sizeof "REQUIRETLS" - 1 }, { NULL, 0, 0 },
 };
 
 const char *smtp_cap_name(uint32_t flag)
@@ -100,10 +101,9 @@ const char *smtp_cap_name(uint32_t flag)
 	return NULL;
 }
 
-/* ASCII case-insensitive comparison of p[0..n) with the C string w. */
-static inline bool eq_ci(const uint8_t *p, size_t n, const char *w)
+/* ASCII case-insensitive comparison of p[0..n) with w[0..k) (upper case). */
+static inline bool eq_ci_n(const uint8_t *p, size_t n, const char *w, size_t k)
 {
-	size_t k = strlen(w); /* w is a literal: folded when inlined */
 	if (n != k)
 		return false;
 	for (size_t i = 0; i < k; i++) {
@@ -114,6 +114,12 @@ static inline bool eq_ci(const uint8_t *p, size_t n, const char *w)
 			return false;
 	}
 	return true;
+}
+
+/* ASCII case-insensitive comparison of p[0..n) with the C string w. */
+static inline bool eq_ci(const uint8_t *p, size_t n, const char *w)
+{
+	return eq_ci_n(p, n, w, strlen(w)); /* w is a literal: folded when inlined */
 }
 
 
@@ -223,6 +229,7 @@ struct txn_impl {
 	bool client_closed;           /* no more client commands attach to it */
 	bool rcpt_cap_warned;         /* smtp_too_many_recipients raised */
 	char *nested_from;            /* address of a nested MAIL awaiting its reply */
+	size_t last_reply_cap;        /* bytes allocated for pub.last_reply (reused reply to reply) */
 	bool bare_lf_warned, bare_cr_warned; /* data anomalies raised once per txn */
 };
 
@@ -1245,27 +1252,28 @@ static const struct {
 	const char *name;
 	enum smtp_verb verb;
 	cmd_handler handler;
+	uint8_t len; /* strlen(name) */
 } cmd_table[] = {
-	{ "HELO", SMTP_VERB_HELO, cmd_helo },
-	{ "EHLO", SMTP_VERB_EHLO, cmd_helo },
-	{ "LHLO", SMTP_VERB_LHLO, cmd_helo },
-	{ "MAIL", SMTP_VERB_MAIL, cmd_mail },
-	{ "RCPT", SMTP_VERB_RCPT, cmd_rcpt },
-	{ "DATA", SMTP_VERB_DATA, cmd_data },
-	{ "BDAT", SMTP_VERB_BDAT, cmd_bdat },
-	{ "RSET", SMTP_VERB_RSET, cmd_rset },
-	{ "VRFY", SMTP_VERB_VRFY, cmd_other },
-	{ "EXPN", SMTP_VERB_EXPN, cmd_other },
-	{ "HELP", SMTP_VERB_HELP, cmd_other },
-	{ "NOOP", SMTP_VERB_NOOP, cmd_other },
-	{ "QUIT", SMTP_VERB_QUIT, cmd_quit },
-	{ "STARTTLS", SMTP_VERB_STARTTLS, cmd_starttls },
-	{ "AUTH", SMTP_VERB_AUTH, cmd_auth },
-	{ "ETRN", SMTP_VERB_ETRN, cmd_other },
-	{ "BURL", SMTP_VERB_BURL, cmd_burl },
-	{ "XCLIENT", SMTP_VERB_XCLIENT, cmd_other },
-	{ "XFORWARD", SMTP_VERB_XFORWARD, cmd_other },
-	{ NULL, SMTP_VERB_UNKNOWN, cmd_other },
+	{ "HELO", SMTP_VERB_HELO, cmd_helo, sizeof "HELO" - 1 },
+	{ "EHLO", SMTP_VERB_EHLO, cmd_helo, sizeof "EHLO" - 1 },
+	{ "LHLO", SMTP_VERB_LHLO, cmd_helo, sizeof "LHLO" - 1 },
+	{ "MAIL", SMTP_VERB_MAIL, cmd_mail, sizeof "MAIL" - 1 },
+	{ "RCPT", SMTP_VERB_RCPT, cmd_rcpt, sizeof "RCPT" - 1 },
+	{ "DATA", SMTP_VERB_DATA, cmd_data, sizeof "DATA" - 1 },
+	{ "BDAT", SMTP_VERB_BDAT, cmd_bdat, sizeof "BDAT" - 1 },
+	{ "RSET", SMTP_VERB_RSET, cmd_rset, sizeof "RSET" - 1 },
+	{ "VRFY", SMTP_VERB_VRFY, cmd_other, sizeof "VRFY" - 1 },
+	{ "EXPN", SMTP_VERB_EXPN, cmd_other, sizeof "EXPN" - 1 },
+	{ "HELP", SMTP_VERB_HELP, cmd_other, sizeof "HELP" - 1 },
+	{ "NOOP", SMTP_VERB_NOOP, cmd_other, sizeof "NOOP" - 1 },
+	{ "QUIT", SMTP_VERB_QUIT, cmd_quit, sizeof "QUIT" - 1 },
+	{ "STARTTLS", SMTP_VERB_STARTTLS, cmd_starttls, sizeof "STARTTLS" - 1 },
+	{ "AUTH", SMTP_VERB_AUTH, cmd_auth, sizeof "AUTH" - 1 },
+	{ "ETRN", SMTP_VERB_ETRN, cmd_other, sizeof "ETRN" - 1 },
+	{ "BURL", SMTP_VERB_BURL, cmd_burl, sizeof "BURL" - 1 },
+	{ "XCLIENT", SMTP_VERB_XCLIENT, cmd_other, sizeof "XCLIENT" - 1 },
+	{ "XFORWARD", SMTP_VERB_XFORWARD, cmd_other, sizeof "XFORWARD" - 1 },
+	{ NULL, SMTP_VERB_UNKNOWN, cmd_other, 0 },
 };
 
 /* The verb (up to the first space) of line l, and the argument after it. */
@@ -1277,7 +1285,7 @@ static size_t cmd_lookup(const struct rawline *l, size_t *arg_off)
 	*arg_off = skip_sp(l->p, l->n, v);
 	size_t i;
 	for (i = 0; cmd_table[i].name; i++)
-		if (eq_ci(l->p, v, cmd_table[i].name))
+		if (eq_ci_n(l->p, v, cmd_table[i].name, cmd_table[i].len))
 			break;
 	return i;
 }
@@ -1349,7 +1357,7 @@ static bool starts_with_verb(const uint8_t *p, size_t n)
 	if (v == n && n < 4)
 		return false;
 	for (size_t i = 0; cmd_table[i].name; i++)
-		if (eq_ci(p, v, cmd_table[i].name))
+		if (eq_ci_n(p, v, cmd_table[i].name, cmd_table[i].len))
 			return true;
 	return false;
 }
@@ -1637,7 +1645,7 @@ static void caps_parse(struct sess *s, const struct smtp_reply_line *lines, size
 		while (k < m && !is_sp(p[k]) && p[k] != '=')
 			k++;
 		for (size_t j = 0; cap_table[j].name; j++) {
-			if (!eq_ci(p, k, cap_table[j].name))
+			if (!eq_ci_n(p, k, cap_table[j].name, cap_table[j].len))
 				continue;
 			c->flags |= cap_table[j].flag;
 			size_t a = skip_sp(p, m, k + (k < m && p[k] == '=' ? 1 : 0));
@@ -1685,10 +1693,22 @@ static void reply_effects(struct sess *s, struct pending *e, const struct smtp_r
 	struct txn_impl *t = e->txn;
 	int code = r->code;
 	if (t) {
-		free(t->pub.last_reply);
-		t->pub.last_reply = r->n_lines ? dup_cap(r->lines[r->n_lines - 1].p,
-		                                         r->lines[r->n_lines - 1].n, SMTP_PARAM_MAX)
-		                               : NULL;
+		if (r->n_lines) { /* the buffer is reused: one allocation per txn, not per reply */
+			const struct smtp_reply_line *ll = &r->lines[r->n_lines - 1];
+			size_t m = ll->n > SMTP_PARAM_MAX ? SMTP_PARAM_MAX : ll->n;
+			if (!t->pub.last_reply || m + 1 > t->last_reply_cap) {
+				size_t c = m + 1 < 64 ? 64 : m + 1;
+				free(t->pub.last_reply);
+				t->pub.last_reply = xmalloc(c);
+				t->last_reply_cap = c;
+			}
+			memcpy(t->pub.last_reply, ll->p, m);
+			t->pub.last_reply[m] = '\0';
+		} else {
+			free(t->pub.last_reply);
+			t->pub.last_reply = NULL;
+			t->last_reply_cap = 0;
+		}
 		if (ts > t->pub.end_ts_us)
 			t->pub.end_ts_us = ts;
 	}

@@ -422,7 +422,10 @@ static void add_val(struct sbuf *d, const char *s)
  * add_val() and "%u" an unsigned. Only these two conversions exist. */
 static char *detail_make(const char *fmt, ...)
 {
-	struct sbuf d = SBUF_INIT;
+	static struct sbuf keep; /* scratch reused (single-threaded, not re-entered) */
+	struct sbuf d = keep;
+	keep = (struct sbuf)SBUF_INIT;
+	sbuf_clear(&d);
 	va_list ap;
 	va_start(ap, fmt);
 	for (const char *f = fmt; *f; f++) {
@@ -438,7 +441,9 @@ static char *detail_make(const char *fmt, ...)
 	}
 	va_end(ap);
 	char *r = xstrndup(sbuf_str(&d), d.len);
-	sbuf_free(&d);
+	if (d.cap > 65536)
+		sbuf_free(&d);
+	keep = d;
 	return r;
 }
 
