@@ -319,6 +319,17 @@ void out_json_transaction(struct sbuf *out, const struct event *ev, const struct
 	*out = j.buf;
 }
 
+/* "key":[v0,v1] — a per-direction pair (client→server, server→client). */
+static void kv_pair_u64(struct sbuf *b, const char *k, const uint64_t v[2])
+{
+	key(b, k);
+	ob_addc(b, '[');
+	ob_u64(b, v[0]);
+	ob_addc(b, ',');
+	ob_u64(b, v[1]);
+	ob_addc(b, ']');
+}
+
 static void caps_array(struct sbuf *b, const struct smtp_caps *c)
 {
 	ob_addc(b, '[');
@@ -346,12 +357,7 @@ static void emit_session(struct out_json *j, const struct event *ev)
 	kv_str(b, "greeting", s->greeting);
 	kv_bool(b, "tls", s->tls);
 	kv_bool(b, "tls_decrypted", s->tls_decrypted);
-	key(b, "tls_bytes");
-	ob_addc(b, '[');
-	ob_u64(b, s->tls_bytes[0]);
-	ob_addc(b, ',');
-	ob_u64(b, s->tls_bytes[1]);
-	ob_addc(b, ']');
+	kv_pair_u64(b, "tls_bytes", s->tls_bytes);
 	key(b, "capabilities");
 	caps_array(b, &s->caps);
 	if (s->caps.flags & SMTP_CAP_SIZE)
@@ -372,12 +378,7 @@ static void emit_session(struct out_json *j, const struct event *ev)
 	kv_u64(b, "unknown_commands", s->n_unknown);
 	kv_u64(b, "replies", s->n_replies);
 	kv_u64(b, "gaps", s->n_gaps);
-	key(b, "gap_bytes");
-	ob_addc(b, '[');
-	ob_u64(b, s->gap_bytes[0]);
-	ob_addc(b, ',');
-	ob_u64(b, s->gap_bytes[1]);
-	ob_addc(b, ']');
+	kv_pair_u64(b, "gap_bytes", s->gap_bytes);
 	kv_u64(b, "pending_dropped", s->pending_dropped);
 	kv_bool(b, "quit", s->quit);
 	if (ev->flow)
