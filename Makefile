@@ -9,10 +9,10 @@ PKGS     := libpcap ncursesw libpsl
 # flags the code needs are in ALL_CFLAGS and always apply.
 CFLAGS   ?= -O2 -g
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-ALL_CFLAGS := -std=c11 -Wall -Wextra -D_DEFAULT_SOURCE -D_GNU_SOURCE -Iinclude \
+ALL_CFLAGS := -std=c11 -pthread -Wall -Wextra -D_DEFAULT_SOURCE -D_GNU_SOURCE -Iinclude \
               $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) \
               -DSMTPSCOPE_VERSION=\"$(VERSION)\" $(CFLAGS)
-LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -pthread
 PREFIX   ?= /usr/local
 
 BUILD    ?= build

@@ -22,6 +22,9 @@ struct analyzer_opts {
 	const char *dump_dir;          /* --dump-streams DIR, or NULL */
 	bool        show_secrets;      /* --show-secrets */
 	bool        strict_alignment;  /* --strict-alignment */
+	int         threads;           /* 2: the application layer (SMTP and the sinks) runs on a
+	                                  second thread; the sinks must then not be read until
+	                                  analyzer_finish() returns (docs/design.md, "Threads") */
 	struct flow_config flow;       /* ports, timeouts, caps */
 };
 
@@ -36,7 +39,10 @@ int analyzer_set_linktype(struct analyzer *a, int linktype, char *err, size_t er
 void analyzer_packet(struct analyzer *a, const struct capture_pkt *pkt);
 /* Time passes (live capture without packets): expire idle flows. */
 void analyzer_tick(struct analyzer *a, uint64_t now_us);
-/* End of input: close every flow. */
+/* Flush the sinks (event_bus_flush) on the thread that owns them. */
+void analyzer_flush(struct analyzer *a);
+/* End of input: close every flow; with a worker thread, wait until it has
+ * applied everything (the sinks may be read afterwards). */
 void analyzer_finish(struct analyzer *a);
 void analyzer_free(struct analyzer *a);
 

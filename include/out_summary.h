@@ -28,6 +28,9 @@ struct summary_counts {
 struct sink *out_summary_new(FILE *f, bool json, bool print);
 void out_summary_set_totals(struct sink *s, const struct summary_totals *t);
 void out_summary_counts(const struct sink *s, struct summary_counts *c);
+/* Sessions and findings so far; may be called from another thread while the
+ * sink counts (the progress line). */
+void out_summary_progress(struct sink *s, uint64_t *sessions, uint64_t *findings);
 /* 0 info, 1 low, 2 medium, 3 high (unknown names rank as info). */
 int summary_severity_rank(const char *severity);
 

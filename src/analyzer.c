@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "msgwire.h"
 #include "sbuf.h"
 #include "smtp.h"
+#include "worker.h"
 
 #define DUMP_FLUSH_AT (64u << 10) /* buffered stream bytes per direction before a write */
 #define PROBE_MAX     4096        /* bytes held while deciding whether a flow speaks SMTP */
@@ -55,7 +57,9 @@ struct socks_skip {
 };
 
 struct flow_app {
-	const struct flow_info *fi;/* the flow (valid until close) */
+	const struct flow_info *fi;/* the flow (valid until close): the table's, or fi_copy */
+	struct flow_info fi_copy;  /* with a worker thread: its own copy (updated at close) */
+	_Atomic bool precious;     /* smtp || probe, for eviction (read by the capture thread) */
 	struct probe *probe;       /* --any-port: deciding (NULL once decided) */
 	bool not_smtp;             /* --any-port: decided it is not SMTP */
 	bool socks_checked;        /* first bytes looked at for a SOCKS5 handshake */
@@ -76,7 +80,11 @@ struct analyzer {
 	uint64_t last_expire_us;    /* packet time of the last expiry pass */
 	int dump_dirfd;             /* --dump-streams directory */
 	FILE *dump_index;           /* DIR/index.tsv */
+	struct worker *worker;      /* the application layer's thread, or NULL */
 };
+
+/* Records from the capture thread to the worker (docs/design.md, "Threads"). */
+enum { REC_OPEN = 1, REC_DATA, REC_GAP, REC_CLOSE, REC_FLUSH };
 
 /* ---- stream dump (--dump-streams) ---------------------------------------- */
 
@@ -371,15 +379,16 @@ static size_t socks_consume(struct socks_skip *k, int dir, const uint8_t *p, siz
 	return k->st == SK_FAIL ? 0 : i;
 }
 
-/* ---- flow hooks ------------------------------------------------------------ */
+/* ---- the application layer (on the worker thread when there is one) ------ */
 
-static void *hook_open(void *user, const struct flow_info *fi)
+static void app_precious(struct flow_app *app)
 {
-	struct analyzer *a = user;
-	if (!a->o.smtp && !a->o.dump_dir)
-		return NULL;
-	struct flow_app *app = xcalloc(1, sizeof *app);
-	app->fi = fi;
+	atomic_store_explicit(&app->precious, app->smtp || app->probe, memory_order_relaxed);
+}
+
+static void app_open(struct analyzer *a, struct flow_app *app)
+{
+	const struct flow_info *fi = app->fi;
 	if (a->o.smtp) {
 		if (!a->o.any_port || is_server_port(a, fi->server.port))
 			app->smtp = smtp_session_new(&a->smtp_cfg, a->bus, fi, fi->first_ts_us);
@@ -388,15 +397,11 @@ static void *hook_open(void *user, const struct flow_info *fi)
 	}
 	if (a->o.dump_dir)
 		app->dump = xcalloc(1, sizeof *app->dump);
-	return app;
+	app_precious(app);
 }
 
-static void hook_data(void *user, void *vapp, int dir, const uint8_t *p, size_t n, uint64_t ts)
+static void app_data(struct analyzer *a, struct flow_app *app, int dir, const uint8_t *p, size_t n, uint64_t ts)
 {
-	struct analyzer *a = user;
-	struct flow_app *app = vapp;
-	if (!app)
-		return;
 	if (!app->socks_checked && n) {
 		/* SMTP never starts with byte 5 from the client; SOCKS5 always does */
 		app->socks_checked = true;
@@ -409,24 +414,23 @@ static void hook_data(void *user, void *vapp, int dir, const uint8_t *p, size_t 
 		if (!n)
 			return;
 	}
-	if (app->probe)
+	if (app->probe) {
 		probe_data(a, app, dir, p, n, ts);
-	else if (app->smtp)
+		app_precious(app);
+	} else if (app->smtp) {
 		smtp_session_data(app->smtp, dir, p, n, ts);
+	}
 	if (app->dump)
 		dump_bytes(a, app->fi, app->dump, dir, p, n);
 }
 
-static void hook_gap(void *user, void *vapp, int dir, uint64_t len, uint64_t ts)
+static void app_gap(struct analyzer *a, struct flow_app *app, int dir, uint64_t len, uint64_t ts)
 {
-	struct analyzer *a = user;
-	struct flow_app *app = vapp;
-	if (!app)
-		return;
 	if (app->probe) { /* a hole before we could tell: leave the flow alone */
 		probe_free(app->probe);
 		app->probe = NULL;
 		app->not_smtp = true;
+		app_precious(app);
 	}
 	if (app->smtp)
 		smtp_session_gap(app->smtp, dir, len, ts);
@@ -434,12 +438,9 @@ static void hook_gap(void *user, void *vapp, int dir, uint64_t len, uint64_t ts)
 		dump_zeros(a, app->fi, app->dump, dir, len);
 }
 
-static void hook_close(void *user, void *vapp, const struct flow_info *fi, uint64_t ts)
+/* fi is the flow as it ended; app (may be NULL) is freed. */
+static void app_close(struct analyzer *a, struct flow_app *app, const struct flow_info *fi, uint64_t ts)
 {
-	struct analyzer *a = user;
-	struct flow_app *app = vapp;
-	a->st.gaps += fi->gaps[0] + fi->gaps[1];
-	a->st.gap_bytes += fi->gap_bytes[0] + fi->gap_bytes[1];
 	if (app) {
 		if (app->probe)
 			probe_free(app->probe);
@@ -449,7 +450,6 @@ static void hook_close(void *user, void *vapp, const struct flow_info *fi, uint6
 		}
 		if (app->dump)
 			dump_close(a, fi, app->dump);
-		free(app);
 	} else if (a->o.dump_dir) {
 		/* a flow that never carried a byte still gets its (empty) files */
 		struct dump *d = xcalloc(1, sizeof *d);
@@ -457,13 +457,116 @@ static void hook_close(void *user, void *vapp, const struct flow_info *fi, uint6
 	}
 	struct event ev = { .type = EV_FLOW_END, .ts_us = ts, .flow = fi };
 	event_bus_emit(a->bus, &ev);
+	free(app);
+}
+
+/* The worker applies one record. */
+static void apply(void *ctx, const struct worker_rec *r, const void *body, size_t blen)
+{
+	struct analyzer *a = ctx;
+	struct flow_app *app = r->app;
+	switch (r->type) {
+	case REC_OPEN:
+		memcpy(&app->fi_copy, body, sizeof app->fi_copy);
+		app->fi = &app->fi_copy;
+		app_open(a, app);
+		break;
+	case REC_DATA:
+		app_data(a, app, r->dir, body, blen, r->ts);
+		break;
+	case REC_GAP:
+		app_gap(a, app, r->dir, r->n, r->ts);
+		break;
+	case REC_CLOSE:
+		if (app) { /* the session's records read the flow through app->fi */
+			memcpy(&app->fi_copy, body, sizeof app->fi_copy);
+			app_close(a, app, &app->fi_copy, r->ts);
+		} else {
+			struct flow_info fi;
+			memcpy(&fi, body, sizeof fi);
+			app_close(a, NULL, &fi, r->ts);
+		}
+		break;
+	case REC_FLUSH:
+		event_bus_flush(a->bus);
+		break;
+	}
+}
+
+static void send_rec(struct analyzer *a, int type, void *app, int dir, uint64_t ts, uint64_t n,
+                     const void *body, size_t blen)
+{
+	struct worker_rec r = { 0 };
+	r.type = (uint16_t)type;
+	r.dir = (uint16_t)dir;
+	r.ts = ts;
+	r.n = n;
+	r.app = app;
+	worker_send(a->worker, &r, body, blen);
+}
+
+/* ---- flow hooks (the capture thread) ------------------------------------ */
+
+static void *hook_open(void *user, const struct flow_info *fi)
+{
+	struct analyzer *a = user;
+	if (!a->o.smtp && !a->o.dump_dir)
+		return NULL;
+	struct flow_app *app = xcalloc(1, sizeof *app);
+	if (a->worker) {
+		atomic_init(&app->precious, a->o.smtp);
+		send_rec(a, REC_OPEN, app, 0, 0, 0, fi, sizeof *fi);
+	} else {
+		app->fi = fi;
+		app_open(a, app);
+	}
+	return app;
+}
+
+static void hook_data(void *user, void *vapp, int dir, const uint8_t *p, size_t n, uint64_t ts)
+{
+	struct analyzer *a = user;
+	if (!vapp)
+		return;
+	if (!a->worker) {
+		app_data(a, vapp, dir, p, n, ts);
+		return;
+	}
+	while (n) {
+		size_t k = n < WORKER_MAX_BODY ? n : WORKER_MAX_BODY;
+		send_rec(a, REC_DATA, vapp, dir, ts, 0, p, k);
+		p += k;
+		n -= k;
+	}
+}
+
+static void hook_gap(void *user, void *vapp, int dir, uint64_t len, uint64_t ts)
+{
+	struct analyzer *a = user;
+	if (!vapp)
+		return;
+	if (a->worker)
+		send_rec(a, REC_GAP, vapp, dir, ts, len, NULL, 0);
+	else
+		app_gap(a, vapp, dir, len, ts);
+}
+
+static void hook_close(void *user, void *vapp, const struct flow_info *fi, uint64_t ts)
+{
+	struct analyzer *a = user;
+	a->st.gaps += fi->gaps[0] + fi->gaps[1];
+	a->st.gap_bytes += fi->gap_bytes[0] + fi->gap_bytes[1];
+	if (a->worker)
+		send_rec(a, REC_CLOSE, vapp, 0, ts, 0, fi, sizeof *fi);
+	else
+		app_close(a, vapp, fi, ts);
 }
 
 static bool hook_precious(void *user, void *vapp)
 {
 	(void)user;
 	const struct flow_app *app = vapp;
-	return app && (app->smtp || app->probe);
+	return app && atomic_load_explicit(&app->precious, memory_order_relaxed);
 }
 
 /* Heap in use (malloc'd bytes, small and large), for --max-memory. */
@@ -486,6 +589,8 @@ static void memory_check(struct analyzer *a, uint64_t ts)
 		size_t n = fs.flows_open / 16 + 16;
 		if (!flow_table_shed(a->flows, n, ts))
 			break;
+		if (a->worker) /* the sessions are freed on the worker: let it catch up */
+			worker_sync(a->worker);
 		malloc_trim(0);
 	}
 }
@@ -535,6 +640,11 @@ struct analyzer *analyzer_new(const struct analyzer_opts *o, int linktype, struc
 	a->smtp_cfg.msg = msgwire_hooks(a->msg);
 	struct flow_hooks h = { hook_open, hook_data, hook_gap, hook_close, hook_precious, a };
 	a->flows = flow_table_new(&o->flow, &h);
+	if (o->threads > 1) {
+		/* one heap for both threads, so mallinfo2() (--max-memory) sees it all */
+		mallopt(M_ARENA_MAX, 1);
+		a->worker = worker_new(apply, a); /* NULL: carry on with one thread */
+	}
 	return a;
 }
 
@@ -570,11 +680,25 @@ void analyzer_packet(struct analyzer *a, const struct capture_pkt *pkt)
 void analyzer_tick(struct analyzer *a, uint64_t now_us)
 {
 	flow_table_expire(a->flows, now_us);
+	if (a->worker)
+		worker_publish(a->worker);
+}
+
+void analyzer_flush(struct analyzer *a)
+{
+	if (a->worker) {
+		send_rec(a, REC_FLUSH, NULL, 0, 0, 0, NULL, 0);
+		worker_publish(a->worker);
+	} else {
+		event_bus_flush(a->bus);
+	}
 }
 
 void analyzer_finish(struct analyzer *a)
 {
 	flow_table_close_all(a->flows, a->st.last_ts_us);
+	if (a->worker)
+		worker_sync(a->worker);
 	if (a->dump_index)
 		fflush(a->dump_index);
 }
@@ -583,6 +707,7 @@ void analyzer_free(struct analyzer *a)
 {
 	if (!a)
 		return;
+	worker_free(a->worker);
 	flow_table_free(a->flows);
 	decoder_free(a->dec);
 	msgwire_free(a->msg);

@@ -82,6 +82,8 @@ static void usage(FILE *f)
 	      "  --summary             only the run's totals (a JSON record with --json)\n"
 	      "  --fail-on SEVERITY    exit 3 if a finding of SEVERITY or worse was seen\n"
 	      "  --max-memory SIZE     heap cap, e.g. 256M (default); flows are evicted beyond\n"
+	      "  --threads N           1, or 2: SMTP analysis and output on a second thread\n"
+	      "                        (default 2 with two or more CPUs; the UI uses 1)\n"
 	      "  -q, --quiet           no progress, warnings or statistics on stderr\n"
 	      "  -h, --help            this help;  -V, --version  the version\n"
 	      "\n"
@@ -220,14 +222,13 @@ static void progress_tick(struct progress *p, struct source *src, struct sink *s
 	p->last_us = now;
 	struct capture_stats cs;
 	source_stats(src, &cs);
-	struct summary_counts c;
-	out_summary_counts(sum, &c);
+	uint64_t sessions, findings;
+	out_summary_progress(sum, &sessions, &findings);
 	double secs = (double)(now - p->start_us) / 1e6;
 	double rate = secs > 0 ? (double)cs.file_bytes / secs : 0;
 	char done[32], total[32], r[32], line[256];
 	human_bytes(done, sizeof done, (double)cs.file_bytes);
 	human_bytes(r, sizeof r, rate);
-	uint64_t findings = c.findings[0] + c.findings[1] + c.findings[2] + c.findings[3];
 	if (cs.file_size && cs.file_bytes <= cs.file_size) {
 		double frac = (double)cs.file_bytes / (double)cs.file_size;
 		int w = 20, k = (int)(frac * w);
@@ -238,11 +239,11 @@ static void progress_tick(struct progress *p, struct source *src, struct sink *s
 		double eta = rate > 0 ? (double)(cs.file_size - cs.file_bytes) / rate : 0;
 		human_bytes(total, sizeof total, (double)cs.file_size);
 		snprintf(line, sizeof line, "[%s] %3.0f%% %s/%s  %s/s  ETA %d:%02d  sessions %llu  findings %llu", bar,
-		         frac * 100, done, total, r, (int)eta / 60, (int)eta % 60, (unsigned long long)c.sessions,
+		         frac * 100, done, total, r, (int)eta / 60, (int)eta % 60, (unsigned long long)sessions,
 		         (unsigned long long)findings);
 	} else {
 		snprintf(line, sizeof line, "%s read  %s/s  sessions %llu  findings %llu", done, r,
-		         (unsigned long long)c.sessions, (unsigned long long)findings);
+		         (unsigned long long)sessions, (unsigned long long)findings);
 	}
 	fprintf(stderr, "\r%s\033[K", line);
 	fflush(stderr);
@@ -264,7 +265,7 @@ static uint64_t now_us(void)
 enum {
 	OPT_PORTS = 256, OPT_FLOWS, OPT_DUMP, OPT_JSON, OPT_EVENTS, OPT_SECRETS, OPT_BODY, OPT_COLOR,
 	OPT_NOCOLOR, OPT_STRICT, OPT_FINDINGS_ONLY, OPT_SEPARATE, OPT_UI, OPT_NOUI, OPT_REALTIME,
-	OPT_SUMMARY, OPT_FAIL_ON, OPT_ANY_PORT, OPT_USER, OPT_EXTRACT, OPT_MBOX, OPT_MAXMEM,
+	OPT_SUMMARY, OPT_FAIL_ON, OPT_ANY_PORT, OPT_USER, OPT_EXTRACT, OPT_MBOX, OPT_MAXMEM, OPT_THREADS,
 };
 
 /* A word after -r FILE is another file if it exists as a regular file or
@@ -294,6 +295,7 @@ int main(int argc, char **argv)
 	const char *run_as = NULL; /* -Z USER */
 	const char *extract_dir = NULL, *mbox_path = NULL;
 	size_t max_memory = DEFAULT_MAX_MEMORY;
+	int threads = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
 	int ui_flag = 0; /* 1 --ui, -1 --no-ui, 0 decide: live on a terminal */
 	const char *iface = NULL, *dump_dir = NULL, *json_path = NULL, *color = "auto";
 	bool flows = false, json = false, events = false, secrets = false, body = false, strict = false,
@@ -325,6 +327,7 @@ int main(int argc, char **argv)
 		{ "extract", required_argument, NULL, OPT_EXTRACT },
 		{ "mbox", required_argument, NULL, OPT_MBOX },
 		{ "max-memory", required_argument, NULL, OPT_MAXMEM },
+		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -355,6 +358,11 @@ int main(int argc, char **argv)
 		case OPT_EXTRACT: extract_dir = optarg; break;
 		case OPT_MBOX: mbox_path = optarg; break;
 		case OPT_MAXMEM: max_memory = parse_size(optarg); break;
+		case OPT_THREADS:
+			if (strcmp(optarg, "1") != 0 && strcmp(optarg, "2") != 0)
+				die_usage("--threads %s: want 1 or 2", optarg);
+			threads = optarg[0] - '0';
+			break;
 		case OPT_FAIL_ON:
 			if (strcmp(optarg, "info") && strcmp(optarg, "low") && strcmp(optarg, "medium") &&
 			    strcmp(optarg, "high"))
@@ -507,6 +515,7 @@ int main(int argc, char **argv)
 	/* --max-memory: the heap is watched (flows shed under pressure), and the
 	 * fixed caps are sized from it: 1/8 for out-of-order data, ~4 KiB a flow. */
 	ao.max_memory = max_memory;
+	ao.threads = use_ui ? 1 : threads; /* the UI reads the sinks between batches */
 	ao.flow.ooo_bytes_total = max_memory / 8;
 	ao.flow.max_flows = max_memory / 4096;
 	ao.extract = ex;
@@ -543,7 +552,7 @@ int main(int argc, char **argv)
 			if (source_feed(src, an, BATCH) == SOURCE_EOF)
 				break;
 			analyzer_tick(an, now_us());
-			event_bus_flush(&bus);
+			analyzer_flush(an);
 		}
 	} else {
 		while (!stop_requested && source_feed(src, an, BATCH) != SOURCE_EOF)

@@ -6,6 +6,7 @@
 
 #include <inttypes.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "anomaly.h"
@@ -39,6 +40,8 @@ struct out_summary {
 	struct summary_totals totals; /* set by main before close */
 	bool have_totals;
 	uint64_t first_ts, last_ts;
+	/* for the progress line, read on another thread while we count */
+	_Atomic uint64_t prog_sessions, prog_findings;
 };
 
 static int sev_index(const char *s)
@@ -152,6 +155,13 @@ static void summary_emit(struct sink *sk, const struct event *ev)
 		on_txn(o, ev->txn);
 	else if (ev->type == EV_SESSION_END)
 		on_session_end(o, ev);
+	else
+		return;
+	uint64_t f = 0;
+	for (int i = 0; i < SEV__N; i++)
+		f += o->findings[i];
+	atomic_store_explicit(&o->prog_sessions, o->sessions, memory_order_relaxed);
+	atomic_store_explicit(&o->prog_findings, f, memory_order_relaxed);
 }
 
 /* ---- text ------------------------------------------------------------- */
@@ -343,6 +353,13 @@ void out_summary_set_totals(struct sink *s, const struct summary_totals *t)
 	struct out_summary *o = (struct out_summary *)s;
 	o->totals = *t;
 	o->have_totals = true;
+}
+
+void out_summary_progress(struct sink *s, uint64_t *sessions, uint64_t *findings)
+{
+	struct out_summary *o = (struct out_summary *)s;
+	*sessions = atomic_load_explicit(&o->prog_sessions, memory_order_relaxed);
+	*findings = atomic_load_explicit(&o->prog_findings, memory_order_relaxed);
 }
 
 void out_summary_counts(const struct sink *s, struct summary_counts *c)
