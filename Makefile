@@ -21,7 +21,7 @@ OBJS     := $(SRCS:src/%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libsmtpscope.a
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps run test unit check clean install asan bench fuzz
+.PHONY: all deps run test unit check clean install asan tsan bench fuzz
 
 all: smtpscope
 
@@ -72,8 +72,17 @@ asan:
 build-asan/smtpscope-bin: $(BUILD)/main.o $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# ThreadSanitizer build (the capture thread and the worker; tests/t_threads.sh).
+tsan:
+	@$(MAKE) --no-print-directory BUILD=build-tsan CC=clang \
+	  CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" \
+	  build-tsan/smtpscope-bin
+
+build-tsan/smtpscope-bin: $(BUILD)/main.o $(LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
 clean:
-	rm -rf build build-asan smtpscope
+	rm -rf build build-asan build-tsan smtpscope
 
 # ---- make bench (bench/, docs/benchmarks.md) --------------------------------
 # The capture generator, the bare libpcap loop and the RSS/timing wrapper are
