@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WORKER_RING     (2u << 20)   /* ring bytes */
+#define WORKER_RING     (4096u << 10)   /* ring bytes */
 #define WORKER_MAX_BODY (64u << 10)  /* largest body of one record */
 #define WORKER_PUBLISH  (32u << 10)  /* bytes between publications */
 

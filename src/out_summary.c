@@ -64,6 +64,11 @@ static void on_txn(struct out_summary *o, const struct smtp_txn *t)
 		o->messages++;
 		o->message_bytes += t->msg_bytes;
 	}
+	if (!o->print) { /* counting only (exit status, progress): no tables */
+		for (size_t i = 0; i < t->n_findings; i++)
+			o->findings[sev_index(t->findings[i].severity)]++;
+		return;
+	}
 	if (t->has_mail)
 		countmap_add(&o->senders, t->mail_from_n ? t->mail_from : "<>", t->mail_from_n ? t->mail_from_n : 2,
 		             0, 1);
@@ -123,6 +128,8 @@ static void on_session_end(struct out_summary *o, const struct event *ev)
 		o->sessions_tls++;
 	if (s->n_auth)
 		o->sessions_auth++;
+	if (!o->print)
+		return;
 	char a[ENDPOINT_STRLEN];
 	size_t an = addr_text(&ev->flow->client, false, a);
 	countmap_add(&o->clients, a, an, 0, 1);

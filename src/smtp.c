@@ -873,9 +873,11 @@ static void data_bare_cr(struct sess *s)
 /* The hot loop of data_feed: in DS_TEXT (prev_cr clear), jump from line end
  * to line end; only the bytes around a CR or LF are looked at one by one.
  * Returns where it stopped: the end of p, a bare CR (prev_cr set), or the
- * start of a line that begins with "." or lies beyond p (ds = DS_BOL). */
-#define TEXT_RUN_BODY(SCAN)                                                          \
-	for (;;) {                                                                   \
+ * start of a line that begins with "." or lies beyond p (ds = DS_BOL).
+ *
+ * TEXT_LINE: one line end (the body of the per-line loop). */
+#define TEXT_LINE(SCAN)                                                              \
+	do {                                                                         \
 		size_t j = i + SCAN(p + i, n - i);                                   \
 		if (j >= n)                                                          \
 			return n;                                                    \
@@ -896,11 +898,36 @@ static void data_bare_cr(struct sess *s)
 			return i;                                                    \
 		}                                                                    \
 		t->pub.msg_lines++; /* a new line, not starting with "." */          \
+	} while (0)
+
+/* With SIMD: 64 bytes at a time. A block where every CR is followed by an LF
+ * and every LF preceded by a CR, no line starts with ".", and the last byte
+ * is not a CR, only adds its line count; any other block goes through
+ * TEXT_LINE until past it. MASKS(q, &cr, &lf, &dot) sets one bit per byte. */
+#define TEXT_RUN_BLOCKS(MASKS, SCAN)                                                 \
+	for (;;) {                                                                   \
+		while (i + 65 <= n) {                                                \
+			uint64_t cr, lf, dot;                                        \
+			MASKS(p + i, &cr, &lf, &dot);                                \
+			if ((cr >> 63) || (cr << 1) != lf || ((lf << 1) & dot) ||    \
+			    ((lf >> 63) && p[i + 64] == '.'))                        \
+				break;                                               \
+			if (lf) {                                                    \
+				t->pub.msg_lines += (uint64_t)__builtin_popcountll(lf); \
+				s->eol_crlf = true;                                  \
+			}                                                            \
+			i += 64;                                                     \
+		}                                                                    \
+		size_t stop = i + 64;                                                \
+		do                                                                   \
+			TEXT_LINE(SCAN);                                             \
+		while (i < stop);                                                    \
 	}
 
 static size_t text_run_base(struct sess *s, struct txn_impl *t, const uint8_t *p, size_t i, size_t n)
 {
-	TEXT_RUN_BODY(scan_crlf)
+	for (;;)
+		TEXT_LINE(scan_crlf);
 }
 
 #if SMTP_HAVE_AVX2
@@ -918,22 +945,58 @@ __attribute__((target("avx2"))) static inline size_t scan_crlf_avx2(const uint8_
 	return i + scan_crlf(p + i, n - i);
 }
 
+__attribute__((target("avx2"))) static inline void masks_avx2(const uint8_t *q, uint64_t *cr, uint64_t *lf,
+                                                              uint64_t *dot)
+{
+	__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)q);
+	__m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32));
+	const __m256i vcr = _mm256_set1_epi8('\r'), vlf = _mm256_set1_epi8('\n'), vdot = _mm256_set1_epi8('.');
+#define M2(v) ((uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, v)) | \
+	       (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, v)) << 32)
+	*cr = M2(vcr);
+	*lf = M2(vlf);
+	*dot = M2(vdot);
+#undef M2
+}
+
 __attribute__((target("avx2"))) static size_t text_run_avx2(struct sess *s, struct txn_impl *t,
                                                           const uint8_t *p, size_t i, size_t n)
 {
-	TEXT_RUN_BODY(scan_crlf_avx2)
+	TEXT_RUN_BLOCKS(masks_avx2, scan_crlf_avx2)
+}
+
+__attribute__((target("avx512f,avx512bw"))) static inline void masks_avx512(const uint8_t *q, uint64_t *cr,
+                                                                           uint64_t *lf, uint64_t *dot)
+{
+	__m512i v = _mm512_loadu_si512((const void *)q);
+	*cr = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\r'));
+	*lf = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n'));
+	*dot = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('.'));
+}
+
+__attribute__((target("avx2,avx512f,avx512bw"))) static size_t text_run_avx512(struct sess *s, struct txn_impl *t,
+                                                                             const uint8_t *p, size_t i, size_t n)
+{
+	TEXT_RUN_BLOCKS(masks_avx512, scan_crlf_avx2)
 }
 #endif
 
 static size_t text_run(struct sess *s, struct txn_impl *t, const uint8_t *p, size_t i, size_t n)
 {
 #if SMTP_HAVE_AVX2
-	static int avx2 = -1; /* decided once: the CPU does not change */
-	if (avx2 < 0) {
+	static int simd = -1; /* decided once: the CPU does not change (2 AVX-512BW, 1 AVX2, 0 none) */
+	if (simd < 0) {
 		__builtin_cpu_init();
-		avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+		simd = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512f") ? 2
+		     : __builtin_cpu_supports("avx2")                                          ? 1
+		                                                                               : 0;
+		const char *e = getenv("SMTPSCOPE_SIMD"); /* tests: force a narrower path */
+		if (e && *e >= '0' && *e < '0' + simd)
+			simd = *e - '0';
 	}
-	if (avx2)
+	if (simd == 2)
+		return text_run_avx512(s, t, p, i, n);
+	if (simd == 1)
 		return text_run_avx2(s, t, p, i, n);
 #endif
 	return text_run_base(s, t, p, i, n);

@@ -284,12 +284,14 @@ const char *verdict_domain_alabel(const char *domain, char *buf, size_t len)
  * repeats the same few domains. Direct-mapped, fixed size (no growth);
  * psl_registrable_domain() answers with a suffix of its argument, so an
  * entry keeps the offset of that suffix (-1: none). */
-#define ORG_CACHE_SLOTS 2048
+#define ORG_CACHE_SETS 2048   /* two ways each: 4,096 domains */
 #define ORG_CACHE_KEY_MAX 64 /* longer domains are looked up every time */
 static struct org_cache_ent {
-	char a[ORG_CACHE_KEY_MAX];
+	uint32_t h;
 	int off;
-} org_cache[ORG_CACHE_SLOTS];
+	char a[ORG_CACHE_KEY_MAX];
+} org_cache[ORG_CACHE_SETS][2];
+static uint8_t org_cache_old[ORG_CACHE_SETS]; /* the way to replace next */
 
 static int org_offset(const char *a)
 {
@@ -303,10 +305,19 @@ static int org_offset(const char *a)
 	uint32_t h = 2166136261u;
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (uint8_t)a[i]) * 16777619u;
-	struct org_cache_ent *e = &org_cache[(h ^ (h >> 16)) % ORG_CACHE_SLOTS];
-	if (e->a[0] && memcmp(e->a, a, n + 1) == 0)
-		return e->off;
+	size_t set = (h ^ (h >> 16)) % ORG_CACHE_SETS;
+	for (int w = 0; w < 2; w++) {
+		struct org_cache_ent *e = &org_cache[set][w];
+		if (e->h == h && e->a[0] && memcmp(e->a, a, n + 1) == 0) {
+			org_cache_old[set] = (uint8_t)!w;
+			return e->off;
+		}
+	}
 	const char *reg = psl_registrable_domain(psl_ctx(), a);
+	int w = org_cache_old[set];
+	struct org_cache_ent *e = &org_cache[set][w];
+	org_cache_old[set] = (uint8_t)!w;
+	e->h = h;
 	memcpy(e->a, a, n + 1);
 	e->off = reg ? (int)(reg - a) : -1;
 	return e->off;
@@ -1014,18 +1025,26 @@ static int domain_script_check(const struct dom *d, struct sbuf *uni, struct sbu
 	return result;
 }
 
+/* Optimal string alignment distance (insert, delete, substitute, swap two
+ * neighbours), capped at limit + 1. Only the band |i - j| <= limit is
+ * computed: a cell outside it is worth more than limit anyway. */
 unsigned verdict_edit_distance(const char *a, const char *b, unsigned limit)
 {
 	size_t n = strlen(a), m = strlen(b);
 	if (n > EDIT_LEN_MAX || m > EDIT_LEN_MAX || (n > m ? n - m : m - n) > limit)
 		return limit + 1; /* each edit changes the length by at most one */
-	unsigned d[EDIT_LEN_MAX + 1][EDIT_LEN_MAX + 1];
-	for (size_t i = 0; i <= n; i++)
-		d[i][0] = (unsigned)i;
-	for (size_t j = 0; j <= m; j++)
+	const unsigned big = limit + 1;
+	unsigned d[EDIT_LEN_MAX + 2][EDIT_LEN_MAX + 2];
+	for (size_t j = 0; j <= m && j <= limit; j++)
 		d[0][j] = (unsigned)j;
+	if (limit + 1 <= m)
+		d[0][limit + 1] = big;
 	for (size_t i = 1; i <= n; i++) {
-		for (size_t j = 1; j <= m; j++) {
+		size_t lo = i > limit ? i - limit : 1, hi = i + limit < m ? i + limit : m;
+		d[i][lo - 1] = lo == 1 ? (unsigned)i : big;
+		if (hi + 1 <= m)
+			d[i][hi + 1] = big;
+		for (size_t j = lo; j <= hi; j++) {
 			unsigned cost = a[i - 1] != b[j - 1];
 			unsigned v = d[i - 1][j] + 1;
 			if (d[i][j - 1] + 1 < v)
@@ -1035,7 +1054,7 @@ unsigned verdict_edit_distance(const char *a, const char *b, unsigned limit)
 			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
 			    d[i - 2][j - 2] + 1 < v)
 				v = d[i - 2][j - 2] + 1; /* transposition */
-			d[i][j] = v;
+			d[i][j] = v < big ? v : big;
 		}
 	}
 	return d[n][m] > limit ? limit + 1 : d[n][m];

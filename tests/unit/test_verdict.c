@@ -69,6 +69,57 @@ static void dump(const struct run *r)
 
 /* --------------------------------------------------------------- Organizational Domains */
 
+/* The banded distance against the textbook full table (optimal string
+ * alignment), capped the same way, on many random short strings. */
+static unsigned osa_full(const char *a, const char *b, unsigned limit)
+{
+	size_t n = strlen(a), m = strlen(b);
+	unsigned d[16][16];
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = (unsigned)i;
+	for (size_t j = 0; j <= m; j++)
+		d[0][j] = (unsigned)j;
+	for (size_t i = 1; i <= n; i++)
+		for (size_t j = 1; j <= m; j++) {
+			unsigned v = d[i - 1][j] + 1, c = a[i - 1] != b[j - 1];
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + c < v)
+				v = d[i - 1][j - 1] + c;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[n][m] > limit ? limit + 1 : d[n][m];
+}
+
+static void test_edit_distance_band(void)
+{
+	uint32_t x = 12345;
+	unsigned bad = 0;
+	for (int k = 0; k < 20000; k++) {
+		char a[16], b[16];
+		size_t n, m;
+		x = x * 1103515245u + 12345u;
+		n = (x >> 16) % 12;
+		x = x * 1103515245u + 12345u;
+		m = (x >> 16) % 12;
+		for (size_t i = 0; i < n; i++) {
+			x = x * 1103515245u + 12345u;
+			a[i] = (char)('a' + (x >> 16) % 3);
+		}
+		for (size_t i = 0; i < m; i++) {
+			x = x * 1103515245u + 12345u;
+			b[i] = (char)('a' + (x >> 16) % 3);
+		}
+		a[n] = b[m] = '\0';
+		unsigned limit = (unsigned)(k % 4);
+		if (verdict_edit_distance(a, b, limit) != osa_full(a, b, limit))
+			bad++;
+	}
+	CHECK(bad == 0);
+}
+
 static void test_org_domain(void)
 {
 	static const struct { const char *in, *alabel, *org; } t[] = {
@@ -108,6 +159,7 @@ static void test_org_domain(void)
 	CHECK(verdict_edit_distance("example.com", "exmaple.com", 2) == 1); /* transposition */
 	CHECK(verdict_edit_distance("example.com", "exampel.co", 2) == 2);
 	CHECK(verdict_edit_distance("example.com", "other.org", 2) == 3);
+	test_edit_distance_band();
 }
 
 /* --------------------------------------------------------------- alignment tables */
