@@ -80,6 +80,7 @@ struct analyzer {
 	uint64_t last_expire_us;    /* packet time of the last expiry pass */
 	int dump_dirfd;             /* --dump-streams directory */
 	FILE *dump_index;           /* DIR/index.tsv */
+	int statm_fd;               /* /proc/self/statm (-1 not opened yet, -2 unavailable) */
 	struct worker *worker;      /* the application layer's thread, or NULL */
 };
 
@@ -576,11 +577,34 @@ static size_t heap_in_use(void)
 	return mi.uordblks + mi.hblkhd;
 }
 
+/* Resident bytes (/proc/self/statm), or SIZE_MAX when unknown. The heap's
+ * touched part is resident, so a resident size under the cap means the heap
+ * is under it too — and reading it takes no malloc lock, unlike mallinfo2(),
+ * which walks every arena while the worker waits to allocate. */
+static size_t resident_bytes(struct analyzer *a)
+{
+	if (a->statm_fd == -1)
+		a->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (a->statm_fd < 0) {
+		a->statm_fd = -2; /* not available: always ask malloc */
+		return SIZE_MAX;
+	}
+	char buf[128];
+	ssize_t k = pread(a->statm_fd, buf, sizeof buf - 1, 0);
+	if (k <= 0)
+		return SIZE_MAX;
+	buf[k] = '\0';
+	unsigned long long size, res;
+	if (sscanf(buf, "%llu %llu", &size, &res) != 2)
+		return SIZE_MAX;
+	return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
+}
+
 /* Over the cap: shed flows, a slice at a time, until under 7/8 of it. */
 static void memory_check(struct analyzer *a, uint64_t ts)
 {
 	size_t cap = a->o.max_memory;
-	if (!cap || heap_in_use() <= cap)
+	if (!cap || resident_bytes(a) <= cap || heap_in_use() <= cap)
 		return;
 	a->st.memory_pressure++;
 	for (int round = 0; round < 64 && heap_in_use() > cap - cap / 8; round++) {
@@ -608,6 +632,7 @@ struct analyzer *analyzer_new(const struct analyzer_opts *o, int linktype, struc
 	a->o = *o;
 	a->bus = bus;
 	a->dump_dirfd = -1;
+	a->statm_fd = -1;
 	if (o->dump_dir) {
 		if (mkdir(o->dump_dir, 0755) != 0 && errno != EEXIST) {
 			snprintf(err, errlen, "--dump-streams %s: %s", o->dump_dir, strerror(errno));
@@ -640,11 +665,10 @@ struct analyzer *analyzer_new(const struct analyzer_opts *o, int linktype, struc
 	a->smtp_cfg.msg = msgwire_hooks(a->msg);
 	struct flow_hooks h = { hook_open, hook_data, hook_gap, hook_close, hook_precious, a };
 	a->flows = flow_table_new(&o->flow, &h);
-	if (o->threads > 1) {
-		/* one heap for both threads, so mallinfo2() (--max-memory) sees it all */
-		mallopt(M_ARENA_MAX, 1);
+	/* each thread gets its own malloc arena (one shared arena made them wait
+	 * on its lock); mallinfo2() sums every arena, so --max-memory sees both */
+	if (o->threads > 1)
 		a->worker = worker_new(apply, a); /* NULL: carry on with one thread */
-	}
 	return a;
 }
 
@@ -715,6 +739,8 @@ void analyzer_free(struct analyzer *a)
 		fclose(a->dump_index);
 	if (a->dump_dirfd >= 0)
 		close(a->dump_dirfd);
+	if (a->statm_fd >= 0)
+		close(a->statm_fd);
 	free(a);
 }
 

@@ -20,7 +20,7 @@
 #define CAPTURE_LIVE_BUFFER (32u << 20) /* kernel ring for live capture */
 #define CAPTURE_SNAPLEN     262144      /* full packets */
 #define MM_BATCH            4096        /* packets per capture_dispatch() on the mapped path */
-#define MM_RELEASE          (1u << 20)  /* mapped bytes behind the reader given back at a time */
+#define MM_RELEASE          (4u << 20)  /* mapped bytes behind the reader given back at a time */
 
 struct capture {
 	pcap_t *p;              /* the handle */
