@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "esc.h"
 #include "imf.h"
@@ -1090,11 +1091,21 @@ static void rule_lookalike(struct ctx *c)
 		src[ns].d = addr_domain(in->rcpt_to[i]), src[ns++].role = "RCPT TO";
 
 	for (size_t i = 0; i < ns; i++) {
+		if (!src[i].d)
+			continue;
+		/* the same text (ASCII case aside) gives the same A-label: the
+		 * first role keeps it, as the check on peers below would */
+		size_t j;
+		for (j = 0; j < i; j++)
+			if (src[j].d && strcasecmp(src[j].d, src[i].d) == 0)
+				break;
+		if (j < i)
+			continue;
 		struct dom d;
-		if (!src[i].d || dom_make(&d, src[i].d, src[i].role) < 0)
+		if (dom_make(&d, src[i].d, src[i].role) < 0)
 			continue;
 		unsigned char a4[16];
-		if (inet_pton(AF_INET, d.a, a4) == 1)
+		if (d.a[strspn(d.a, "0123456789.")] == '\0' && inet_pton(AF_INET, d.a, a4) == 1)
 			continue;
 		size_t k;
 		for (k = 0; k < np; k++)
