@@ -51,7 +51,7 @@ struct worker {
 	_Atomic bool stop;
 	/* SMTPSCOPE_WORKER_STATS=1: waits and CPU time per side, on stderr at the end */
 	uint64_t p_spins, p_sleeps, c_spins, c_sleeps;
-	double c_cpu;
+	double c_cpu, p_waited;
 };
 
 static double thread_cpu(void)
@@ -159,12 +159,23 @@ static void p_publish(struct worker *w)
 	}
 }
 
+static void p_wait_slow(struct worker *w, uint64_t want);
+
 /* Wait until the consumer's position is at least want. */
 static void p_wait_tail(struct worker *w, uint64_t want)
 {
 	if (w->p_tail >= want)
 		return;
 	p_publish(w);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	p_wait_slow(w, want);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	w->p_waited += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
+static void p_wait_slow(struct worker *w, uint64_t want)
+{
 	for (int i = 0; i < SPIN; i++) {
 		w->p_tail = atomic_load_explicit(&w->tail, memory_order_acquire);
 		if (w->p_tail >= want) {
@@ -267,8 +278,8 @@ void worker_free(struct worker *w)
 	pthread_join(w->th, NULL);
 	const char *e = getenv("SMTPSCOPE_WORKER_STATS");
 	if (e && *e == '1')
-		fprintf(stderr, "worker: producer cpu %.3f s, waits %llu spun %llu slept; consumer cpu %.3f s, waits %llu spun %llu slept\n",
-		        thread_cpu(), (unsigned long long)w->p_spins, (unsigned long long)w->p_sleeps, w->c_cpu,
+		fprintf(stderr, "worker: producer cpu %.3f s (%.3f s of it waiting), waits %llu spun %llu slept; consumer cpu %.3f s, waits %llu spun %llu slept\n",
+		        thread_cpu(), w->p_waited, (unsigned long long)w->p_spins, (unsigned long long)w->p_sleeps, w->c_cpu,
 		        (unsigned long long)w->c_spins, (unsigned long long)w->c_sleeps);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv_c);
