@@ -27,7 +27,6 @@
 #define HDR       (sizeof(struct worker_rec))
 #define SPIN      4000
 #define T_PAD     0
-#define PREFETCH  (4u << 10)
 
 struct worker {
 	uint8_t *ring;
@@ -112,7 +111,7 @@ static void *run(void *arg)
 {
 	struct worker *w = arg;
 	pthread_setname_np(pthread_self(), "smtpscope-app");
-	uint64_t pos = 0, head = 0, pub = 0, pf = 0;
+	uint64_t pos = 0, head = 0, pub = 0;
 	for (;;) {
 		if (pos == head) {
 			if (pub != pos)
@@ -127,13 +126,6 @@ static void *run(void *arg)
 			continue;
 		}
 		const struct worker_rec *r = (const struct worker_rec *)(w->ring + idx);
-		/* the records were written on the other core: ask for the next
-		 * few KiB early (published bytes only; never past the head) */
-		uint64_t pf_to = pos + PREFETCH < head ? pos + PREFETCH : head;
-		if (pf < pos)
-			pf = pos;
-		for (; pf < pf_to; pf += 64)
-			__builtin_prefetch(w->ring + (pf & w->mask));
 		if (r->type != T_PAD)
 			w->fn(w->ctx, r, w->ring + idx + HDR, r->blen);
 		pos += r->size;
