@@ -37,7 +37,7 @@
  * until it ends, so a report reads session by session. Bounded: past
  * OUT_TEXT_HELD_MAX bytes held in all, every held session is written out as
  * it stands and goes on streaming. */
-#define OUT_TEXT_HELD_MAX  (8u << 20)
+#define OUT_TEXT_HELD_MAX  (4u << 20)
 #define OUT_TEXT_HELD_BUCKETS 4096
 
 struct held {
@@ -382,14 +382,27 @@ static struct held **held_slot(struct out_text *t, uint64_t id)
 }
 
 /* Write out every held session as it stands, in the order they began (the
- * cap was reached, or the end of the run); they stay held for what follows. */
+ * cap was reached, or the end of the run). Finished ones are gone for good;
+ * the others stay held, with their buffers given back, for what follows —
+ * so a session that never ends cannot make every later one pile up. */
 static void held_spill(struct out_text *t)
 {
-	for (struct held *h = t->qhead; h; h = h->qnext) {
+	struct held **qp = &t->qhead, *prev = NULL;
+	while (*qp) {
+		struct held *h = *qp;
 		sbuf_add(&t->buf, h->b.buf ? h->b.buf : "", h->b.len);
-		sbuf_clear(&h->b);
+		sbuf_free(&h->b);
 		text_push(t);
+		if (h->done) {
+			*qp = h->qnext;
+			*held_slot(t, h->id) = h->next;
+			free(h);
+		} else {
+			prev = h;
+			qp = &h->qnext;
+		}
 	}
+	t->qtail = prev;
 	t->held_bytes = 0;
 }
 

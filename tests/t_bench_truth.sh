@@ -97,4 +97,17 @@ check "checker fails on an altered output (status $brc)" [ "$brc" -eq 1 ]
 for want in "messages found" "AUTH user" "no false spoof" "nothing invented"; do
 	check "checker names the altered '$want'" grep -q "^FAIL $want" "$TMP/bad.out"
 done
+
+# Memory stays flat however many sessions go by: 20,000 short sessions (one of
+# them never ends, which once made every later session's text stay queued)
+# through the text transcript, the JSON output and the summary, each under
+# 40 MiB peak RSS (83 MiB for the text transcript before the fix).
+rm -f "$TMP"/*.pcap "$TMP"/*.jsonl
+make --no-print-directory BUILD="$BUILD" "$BUILD/bench/rss" >/dev/null 2>&1
+"$GEN" -o "$TMP/many.pcap" -n 20000 -c 200 -m 256 -s 9 2>/dev/null
+for mode in "" "--json" "--summary"; do
+	"$BUILD/bench/rss" "$SMTPSCOPE" -q $mode -r "$TMP/many.pcap" 2>"$TMP/rss" >/dev/null
+	kib=$(sed -n 's/.*maxrss_kib=\([0-9]*\).*/\1/p' "$TMP/rss")
+	check "20,000 sessions ${mode:-(text)}: peak RSS ${kib:-?} KiB < 40 MiB" [ "${kib:-999999}" -lt 40960 ]
+done
 finish
