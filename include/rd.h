@@ -106,4 +106,18 @@ static inline const uint8_t *rd_take(struct rd *r, size_t n)
 	return q;
 }
 
+/* Fixed-offset loads for headers whose length was checked once up front
+ * (the hot IPv4/TCP path): p[0..1] / p[0..3] must be inside the buffer. */
+static inline uint16_t be16_at(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t be32_at(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return __builtin_bswap32(v);
+}
+
 #endif

@@ -119,17 +119,17 @@ static enum decode_result bad(struct decoder *d, enum anom_id a)
 static enum decode_result decode_tcp(struct decoder *d, const uint8_t *p, size_t n, size_t wire_n,
                                      struct pkt_view *o)
 {
-	struct rd r = rd_make(p, n);
-	o->sport = rd_be16(&r);
-	o->dport = rd_be16(&r);
-	o->seq = rd_be32(&r);
-	o->ack = rd_be32(&r);
-	uint8_t off = rd_u8(&r) >> 4;
-	o->flags = rd_u8(&r) & 0x3f;
-	o->window = rd_be16(&r);
-	rd_skip(&r, 4); /* checksum, urgent pointer: not verified (offload) */
-	if (r.err)
+	if (n < 20) /* the fixed header: checked once, then read at fixed offsets */
 		return bad(d, ANOM_FRAME_TRUNCATED);
+	o->sport = be16_at(p);
+	o->dport = be16_at(p + 2);
+	o->seq = be32_at(p + 4);
+	o->ack = be32_at(p + 8);
+	uint8_t off = p[12] >> 4;
+	o->flags = p[13] & 0x3f;
+	o->window = be16_at(p + 14);
+	/* checksum, urgent pointer (16..19): not verified (offload) */
+	struct rd r = rd_make(p + 20, n - 20);
 	size_t hlen = (size_t)off * 4;
 	if (hlen < 20 || (wire_n && hlen > wire_n))
 		return bad(d, ANOM_TCP_BAD_HEADER);
@@ -280,19 +280,15 @@ static enum decode_result frag_complete(struct decoder *d, struct frag_slot *s, 
 /* IPv4, RFC 791 §3.1. */
 static enum decode_result decode_ipv4(struct decoder *d, const uint8_t *p, size_t n, struct pkt_view *o)
 {
-	struct rd r = rd_make(p, n);
-	uint8_t vihl = rd_u8(&r);
-	rd_skip(&r, 1);
-	uint16_t totlen = rd_be16(&r);
-	uint16_t id = rd_be16(&r);
-	uint16_t fragw = rd_be16(&r);
-	rd_skip(&r, 1);
-	uint8_t proto = rd_u8(&r);
-	rd_skip(&r, 2);
-	rd_copy(&r, o->src, 4);
-	rd_copy(&r, o->dst, 4);
-	if (r.err)
+	if (n < 20) /* the fixed header: checked once, then read at fixed offsets */
 		return bad(d, ANOM_FRAME_TRUNCATED);
+	uint8_t vihl = p[0];
+	uint16_t totlen = be16_at(p + 2);
+	uint16_t id = be16_at(p + 4);
+	uint16_t fragw = be16_at(p + 6);
+	uint8_t proto = p[9];
+	memcpy(o->src, p + 12, 4);
+	memcpy(o->dst, p + 16, 4);
 	size_t ihl = (size_t)(vihl & 15) * 4;
 	if ((vihl >> 4) != 4 || ihl < 20 || ihl > n)
 		return bad(d, ihl > n ? ANOM_FRAME_TRUNCATED : ANOM_IPV4_BAD_HEADER);

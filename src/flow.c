@@ -99,20 +99,22 @@ static uint64_t load64(const uint8_t *p)
 /* Order-independent hash of the two endpoints. */
 static uint64_t endpoint_hash(uint64_t seed, uint8_t fam, const uint8_t *a, uint16_t pa)
 {
-	if (fam != 6) { /* address and port in one word: one mix */
-		uint32_t a4;
-		memcpy(&a4, a, 4);
-		return mix64(seed ^ ((uint64_t)fam << 56) ^ ((uint64_t)a4 << 16) ^ pa);
-	}
-	uint64_t h = seed ^ fam;
+	uint64_t h = seed ^ fam; /* IPv6 (IPv4 is hashed in key_hash) */
 	h = mix64(h ^ load64(a));
-	if (fam == 6)
-		h = mix64(h ^ load64(a + 8));
+	h = mix64(h ^ load64(a + 8));
 	return mix64(h ^ pa);
 }
 
 static uint64_t key_hash(const struct flow_table *t, const struct pkt_view *pv)
 {
+	if (pv->family != 6) { /* each endpoint fits 48 bits: order them, one mix */
+		uint32_t s4, d4;
+		memcpy(&s4, pv->src, 4);
+		memcpy(&d4, pv->dst, 4);
+		uint64_t a = (uint64_t)s4 << 16 | pv->sport, b = (uint64_t)d4 << 16 | pv->dport;
+		uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
+		return mix64(t->seed ^ lo ^ (hi << 17 | hi >> 47));
+	}
 	uint64_t ha = endpoint_hash(t->seed, pv->family, pv->src, pv->sport);
 	uint64_t hb = endpoint_hash(t->seed, pv->family, pv->dst, pv->dport);
 	return mix64(ha + hb) ^ (ha ^ hb); /* symmetric */
