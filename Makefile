@@ -6,8 +6,10 @@ CC       ?= cc
 PKG_CONFIG ?= pkg-config
 PKGS     := libpcap ncursesw libpsl
 # CFLAGS (optimisation, sanitizers) may be given on the command line; the
-# flags the code needs are in ALL_CFLAGS and always apply.
-CFLAGS   ?= -O2 -g
+# flags the code needs are in ALL_CFLAGS and always apply. Link-time
+# optimisation inlines the small helpers other modules call per byte or per
+# packet (about 10 % less CPU, docs/benchmarks.md).
+CFLAGS   ?= -O2 -g -flto=auto
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 ALL_CFLAGS := -std=c11 -pthread -Wall -Wextra -D_DEFAULT_SOURCE -D_GNU_SOURCE -Iinclude \
               $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) \
