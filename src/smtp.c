@@ -906,6 +906,23 @@ static void data_bare_cr(struct sess *s)
  * TEXT_LINE until past it. MASKS(q, &cr, &lf, &dot) sets one bit per byte. */
 #define TEXT_RUN_BLOCKS(MASKS, SCAN)                                                 \
 	for (;;) {                                                                   \
+		while (i + 129 <= n) { /* two blocks as one 128-bit run */           \
+			uint64_t cr0, lf0, dot0, cr1, lf1, dot1;                     \
+			MASKS(p + i, &cr0, &lf0, &dot0);                             \
+			MASKS(p + i + 64, &cr1, &lf1, &dot1);                        \
+			if ((cr1 >> 63) || (cr0 << 1) != lf0 ||                      \
+			    (cr1 << 1 | cr0 >> 63) != lf1 || ((lf0 << 1) & dot0) ||  \
+			    ((lf1 << 1 | lf0 >> 63) & dot1) ||                       \
+			    ((lf1 >> 63) && p[i + 128] == '.'))                      \
+				break;                                               \
+			uint64_t nl = (uint64_t)__builtin_popcountll(lf0) +         \
+			              (uint64_t)__builtin_popcountll(lf1);           \
+			if (nl) {                                                    \
+				t->pub.msg_lines += nl;                              \
+				s->eol_crlf = true;                                  \
+			}                                                            \
+			i += 128;                                                    \
+		}                                                                    \
 		while (i + 65 <= n) {                                                \
 			uint64_t cr, lf, dot;                                        \
 			MASKS(p + i, &cr, &lf, &dot);                                \
