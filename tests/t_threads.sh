@@ -54,6 +54,25 @@ check "threads 1 = threads 2, --extract ($(ls "$TMP/x1" 2>/dev/null | wc -l) fil
 	sh -c "[ \$(ls '$TMP/x1' | wc -l) -gt 100 ] && diff -r '$TMP/x1' '$TMP/x2' >/dev/null"
 rm -rf "$TMP/x1" "$TMP/x2"
 
+# --dump-streams and --mbox: the same files, the same bytes
+for t in 1 2; do
+	"$SMTPSCOPE" -q --threads $t --dump-streams "$TMP/d$t" --mbox "$TMP/m$t" -r "$TMP/gen.pcap" >/dev/null 2>&1
+done
+check "threads 1 = threads 2, --dump-streams ($(ls "$TMP/d1" 2>/dev/null | wc -l) files) and --mbox" \
+	sh -c "[ \$(ls '$TMP/d1' | wc -l) -gt 100 ] && diff -r '$TMP/d1' '$TMP/d2' >/dev/null && [ -s '$TMP/m1' ] && cmp -s '$TMP/m1' '$TMP/m2'"
+rm -rf "$TMP/d1" "$TMP/d2" "$TMP/m1" "$TMP/m2"
+
+# several files: merged, --separate, and standard input
+set -- $(grep -i smtp "$TMP/list" | grep -v '\.gz$' | head -n 6)
+for t in 1 2; do
+	"$SMTPSCOPE" -q --threads $t --json --events -r "$@" >"$TMP/merged$t" 2>/dev/null
+	"$SMTPSCOPE" -q --threads $t --json --events --separate -r "$@" >"$TMP/sep$t" 2>/dev/null
+	"$SMTPSCOPE" -q --threads $t --json --events -r - <"$1" >"$TMP/stdin$t" 2>/dev/null
+done
+check "threads 1 = threads 2, six files merged" cmp -s "$TMP/merged1" "$TMP/merged2"
+check "threads 1 = threads 2, six files --separate" cmp -s "$TMP/sep1" "$TMP/sep2"
+check "threads 1 = threads 2, standard input" sh -c "[ -s '$TMP/stdin1' ] && cmp -s '$TMP/stdin1' '$TMP/stdin2'"
+
 # bad values are refused
 check "--threads 3 is refused" sh -c "! '$SMTPSCOPE' --threads 3 -r captures/demo.pcap >/dev/null 2>&1"
 
