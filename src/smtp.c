@@ -2117,7 +2117,12 @@ struct smtp_session *smtp_session_new(const struct smtp_config *cfg, struct even
 	struct sess *s;
 	if (sess_pool_n) {
 		s = sess_pool[--sess_pool_n];
-		memset(s, 0, sizeof *s);
+		/* zero it, except the AUTH slots past the ones used last time:
+		 * they were never written (3.4 of the 5.5 KiB) */
+		char *base = (char *)s;
+		char *a0 = (char *)&s->pub.auth[s->pub.n_auth], *a1 = (char *)&s->pub.auth[SMTP_AUTH_MAX];
+		memset(base, 0, (size_t)(a0 - base));
+		memset(a1, 0, (size_t)(base + sizeof *s - a1));
 	} else {
 		static bool registered;
 		if (!registered) {
