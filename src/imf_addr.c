@@ -169,8 +169,8 @@ static int tok_is(const struct tok *t, char ch)
 /* A phrase (display name, §3.2.5 with obs-phrase) from tokens [a,b):
  * words joined by one space where CFWS separated them, comments left out,
  * then RFC 2047-decoded (§5(3)). Returns a malloc'd string or NULL if empty. */
-/* Scratch kept from one call to the next (the program is single-threaded;
- * the parser is not re-entered): no malloc/free per header field. Given
+/* Scratch kept from one call to the next (only the application layer's one
+ * thread parses headers, docs/design.md "Threads"; never re-entered): no malloc/free per header field. Given
  * back when a pathological field made it large. */
 static struct sbuf keep_raw, keep_dec, keep_addr, keep_text;
 static struct tok *keep_tok;

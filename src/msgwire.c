@@ -24,7 +24,8 @@ struct msgwire {
 
 /* A few finished parsers are kept for the next messages (a parser is a few
  * KiB, zeroed when new): at most PARSER_POOL_MAX, so the pool stays small
- * whatever the traffic. Single-threaded, like the rest of the pipeline. */
+ * whatever the traffic. Used only on the application layer's one
+ * thread (docs/design.md, "Threads"). */
 #define PARSER_POOL_MAX 32
 static struct imf_parser *parser_pool[PARSER_POOL_MAX];
 static size_t parser_pool_n;

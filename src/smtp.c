@@ -2099,8 +2099,8 @@ static void server_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
 /* 5. public entry points                                             */
 
 /* Freed sessions kept for reuse (a few KiB each: allocating one per flow
- * made malloc consolidate its fast bins every time). Bounded; single-threaded
- * like the rest of the pipeline. */
+ * made malloc consolidate its fast bins every time). Bounded; used only on the
+ * application layer's one thread (docs/design.md, "Threads"). */
 #define SESS_POOL_MAX 64
 static struct sess *sess_pool[SESS_POOL_MAX];
 static size_t sess_pool_n;

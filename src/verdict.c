@@ -434,7 +434,7 @@ static void add_val(struct sbuf *d, const char *s)
  * add_val() and "%u" an unsigned. Only these two conversions exist. */
 static char *detail_make(const char *fmt, ...)
 {
-	static struct sbuf keep; /* scratch reused (single-threaded, not re-entered) */
+	static struct sbuf keep; /* scratch reused (application thread only, not re-entered) */
 	struct sbuf d = keep;
 	keep = (struct sbuf)SBUF_INIT;
 	sbuf_clear(&d);
