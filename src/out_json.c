@@ -24,32 +24,52 @@ struct out_json {
 	struct sbuf buf;      /* pending output */
 };
 
+static void put_digits(char *d, unsigned v, int n)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		d[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 void out_ts_iso(struct sbuf *out, uint64_t ts_us)
 {
-	/* gmtime and formatting once per second of capture time */
-	static uint64_t cached_sec = UINT64_MAX;
-	static char cached[32];
-	static size_t cached_n;
+	/* "YYYY-MM-DDTHH:MM:SS." once per second of capture time; two seconds
+	 * kept, since session and transaction records alternate between the
+	 * second a session began and the one it ended in */
+	static uint64_t cached_sec[2] = { UINT64_MAX, UINT64_MAX };
+	static char cached[2][24];
+	static unsigned next;
 	uint64_t sec = ts_us / 1000000;
-	if (sec != cached_sec) {
+	int k = cached_sec[0] == sec ? 0 : cached_sec[1] == sec ? 1 : -1;
+	if (k < 0) {
+		k = (int)next;
+		next ^= 1;
 		time_t t = (time_t)sec;
 		struct tm tm;
 		if (!gmtime_r(&t, &tm))
 			memset(&tm, 0, sizeof tm);
-		int k = snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
-		                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-		cached_n = k > 0 && (size_t)k < sizeof cached ? (size_t)k : 0;
-		cached_sec = sec;
+		char *d = cached[k];
+		unsigned year = tm.tm_year + 1900 > 9999 ? 9999 : (unsigned)(tm.tm_year + 1900);
+		put_digits(d, year, 4);
+		d[4] = '-';
+		put_digits(d + 5, (unsigned)tm.tm_mon + 1, 2);
+		d[7] = '-';
+		put_digits(d + 8, (unsigned)tm.tm_mday, 2);
+		d[10] = 'T';
+		put_digits(d + 11, (unsigned)tm.tm_hour, 2);
+		d[13] = ':';
+		put_digits(d + 14, (unsigned)tm.tm_min, 2);
+		d[16] = ':';
+		put_digits(d + 17, (unsigned)tm.tm_sec, 2);
+		d[19] = '.';
+		cached_sec[k] = sec;
 	}
-	char t[40];
-	memcpy(t, cached, cached_n);
-	unsigned us = (unsigned)(ts_us % 1000000);
-	for (int i = 5; i >= 0; i--) {
-		t[cached_n + (size_t)i] = (char)('0' + us % 10);
-		us /= 10;
-	}
-	t[cached_n + 6] = 'Z';
-	ob_add(out, t, cached_n + 7);
+	char t[28];
+	memcpy(t, cached[k], 20);
+	put_digits(t + 20, (unsigned)(ts_us % 1000000), 6);
+	t[26] = 'Z';
+	ob_add(out, t, 27);
 }
 
 /* always inlined: k is a literal, its strlen folds */
