@@ -119,6 +119,9 @@ void imf_headers_text(struct sbuf *out, const struct imf_headers *h, const char 
  * Group names are dropped, their members kept. Returns 0 if the syntax was
  * clean, -1 if something had to be skipped (addresses found are still kept). */
 int imf_parse_addresses(struct imf_addr_list *list, const char *in, size_t n);
+/* The same through the general lexer only (imf_parse_addresses tries a fast
+ * path for the common shapes first); for tests. */
+int imf_parse_addresses_lexed(struct imf_addr_list *list, const char *in, size_t n);
 void imf_addr_list_free(struct imf_addr_list *list);
 
 /* Decode an unstructured header body in[0..n) (RFC 2047 §5(1)) to out:

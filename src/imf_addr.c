@@ -310,7 +310,151 @@ static void list_push(struct imf_addr_list *list, char *name, const char *addr, 
 	list->n++;
 }
 
+/* ---- the common shapes, without the lexer ---------------------------------
+ *
+ * Most fields are a few "local@domain", "<local@domain>" or
+ * "Word Word <local@domain>" elements: atext words (RFC 5322 §3.2.3, ASCII),
+ * dot-atom addresses, commas and white space. fast_simple() reads exactly
+ * those and returns -1, touching nothing, at anything else (quotes, comments,
+ * encoded words, '=', groups, routes, 8-bit bytes, empty elements, white
+ * space or a second '@' inside an address, more than FAST_MAX elements), so
+ * the lexer path runs; where it answers, the answer is the lexer path's
+ * (tests/unit/test_imf.c compares them on generated fields). */
+#define FAST_MAX 16
+
+static int fast_atext(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+/?^_`{|}~-", c));
+}
+
+/* A dot-atom local@domain filling s[0..n) exactly. */
+static int fast_addr_ok(const char *s, size_t n)
+{
+	int at = 0;
+	size_t part = 0; /* characters in the current atom */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '@' || c == '.') {
+			if (!part || (c == '@' && at++))
+				return 0;
+			part = 0;
+		} else if (fast_atext(c)) {
+			part++;
+		} else {
+			return 0;
+		}
+	}
+	return at == 1 && part > 0;
+}
+
+static int fast_simple(struct imf_addr_list *list, const char *in, size_t n)
+{
+	struct { size_t name, name_end, addr, addr_len; int has_name; } el[FAST_MAX];
+	size_t ne = 0, i = 0;
+	for (;;) {
+		while (i < n && (in[i] == ' ' || in[i] == '\t'))
+			i++;
+		if (i == n)
+			break;
+		if (ne == FAST_MAX)
+			return -1;
+		el[ne].has_name = 0;
+		if (in[i] == '<') {
+			el[ne].addr = ++i;
+		} else {
+			/* a token: the address itself, or the first word of a name */
+			size_t s = i;
+			while (i < n && (fast_atext((unsigned char)in[i]) || in[i] == '.' || in[i] == '@'))
+				i++;
+			size_t e = i;
+			while (i < n && (in[i] == ' ' || in[i] == '\t'))
+				i++;
+			if (i == n || in[i] == ',') { /* bare addr-spec */
+				if (!fast_addr_ok(in + s, e - s))
+					return -1;
+				el[ne].addr = s;
+				el[ne].addr_len = e - s;
+				ne++;
+				if (i < n)
+					i++;
+				continue;
+			}
+			/* a display name: atext words up to '<' */
+			el[ne].name = s;
+			for (size_t k = s; k < e; k++)
+				if (!fast_atext((unsigned char)in[k]) || in[k] == '=')
+					return -1;
+			if (e == s)
+				return -1;
+			size_t last = e;
+			while (i < n && in[i] != '<') {
+				size_t ws = i;
+				while (i < n && fast_atext((unsigned char)in[i]))
+					if (in[i++] == '=')
+						return -1;
+				if (i == ws)
+					return -1; /* not a word, not '<' */
+				last = i;
+				while (i < n && (in[i] == ' ' || in[i] == '\t'))
+					i++;
+			}
+			if (i == n)
+				return -1;
+			el[ne].name_end = last;
+			el[ne].has_name = 1;
+			el[ne].addr = ++i;
+		}
+		size_t a = i;
+		while (i < n && in[i] != '>')
+			i++;
+		if (i == n || !fast_addr_ok(in + a, i - a))
+			return -1;
+		el[ne].addr_len = i - a;
+		i++;
+		while (i < n && (in[i] == ' ' || in[i] == '\t'))
+			i++;
+		if (i < n && in[i] != ',')
+			return -1;
+		ne++;
+		if (i < n)
+			i++;
+		else
+			break;
+	}
+	if (!ne)
+		return -1;
+	for (size_t k = 0; k < ne; k++) {
+		char *name = NULL;
+		if (el[k].has_name) { /* words joined by one space */
+			name = xmalloc(el[k].name_end - el[k].name + 1);
+			size_t o = 0;
+			int gap = 0;
+			for (size_t q = el[k].name; q < el[k].name_end; q++) {
+				if (in[q] == ' ' || in[q] == '\t') {
+					gap = 1;
+					continue;
+				}
+				if (gap)
+					name[o++] = ' ';
+				gap = 0;
+				name[o++] = in[q];
+			}
+			name[o] = '\0';
+		}
+		list_push(list, name, in + el[k].addr, el[k].addr_len);
+	}
+	return 0;
+}
+
 int imf_parse_addresses(struct imf_addr_list *list, const char *in, size_t n)
+{
+	if (fast_simple(list, in, n) == 0)
+		return 0;
+	return imf_parse_addresses_lexed(list, in, n);
+}
+
+int imf_parse_addresses_lexed(struct imf_addr_list *list, const char *in, size_t n)
 {
 	struct lexed lx = { keep_tok, 0, keep_tok_cap, keep_text, 0 };
 	keep_tok = NULL;
