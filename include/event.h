@@ -43,15 +43,21 @@ struct sink_ops {
 	void (*close)(struct sink *s);   /* flush and free the sink itself */
 };
 
-/* A sink is a struct whose first member is struct sink (container-of style). */
+/* A sink is a struct whose first member is struct sink (container-of style).
+ * wants: the event types it reads (bits 1 << EV_*); 0 means every type. The
+ * bus skips an event no sink wants (message text chunks in a JSON run, for
+ * instance). */
 struct sink {
 	const struct sink_ops *ops;
+	unsigned wants;
 };
+#define EV_BIT(t) (1u << (t))
 
 #define EVENT_BUS_MAX 8
 struct event_bus {
 	struct sink *sinks[EVENT_BUS_MAX]; /* borrowed; closed by event_bus_close */
 	int n;
+	unsigned wants;                    /* union of the sinks' wants */
 };
 
 void event_bus_add(struct event_bus *bus, struct sink *s);

@@ -11,12 +11,16 @@ void event_bus_add(struct event_bus *bus, struct sink *s)
 		abort();
 	}
 	bus->sinks[bus->n++] = s;
+	bus->wants |= s->wants ? s->wants : ~0u;
 }
 
 void event_bus_emit(struct event_bus *bus, const struct event *ev)
 {
+	if (!(bus->wants & EV_BIT(ev->type)))
+		return;
 	for (int i = 0; i < bus->n; i++)
-		bus->sinks[i]->ops->emit(bus->sinks[i], ev);
+		if (!bus->sinks[i]->wants || (bus->sinks[i]->wants & EV_BIT(ev->type)))
+			bus->sinks[i]->ops->emit(bus->sinks[i], ev);
 }
 
 void event_bus_flush(struct event_bus *bus)

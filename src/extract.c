@@ -730,6 +730,7 @@ struct extract *extract_new(const struct extract_opts *o, char *err, size_t errl
 {
 	struct extract *x = xcalloc(1, sizeof *x);
 	x->sink.ops = &extract_sink_ops;
+	x->sink.wants = EV_BIT(EV_TRANSACTION);
 	x->o = *o;
 	x->dirfd = -1;
 	x->slots = xcalloc(XT_SLOTS, sizeof *x->slots);

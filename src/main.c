@@ -460,7 +460,7 @@ int main(int argc, char **argv)
 		die_usage("%s", "--json to standard output cannot share the terminal with the UI: use --json=FILE");
 
 	/* outputs */
-	struct event_bus bus = { { 0 }, 0 };
+	struct event_bus bus = { { 0 }, 0, 0 };
 	FILE *json_file = NULL;
 	if (json_path && strcmp(json_path, "-") != 0) {
 		int jfd = open(json_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);

@@ -105,6 +105,7 @@ struct sink *out_flows_new(FILE *f, int json)
 {
 	struct out_flows *o = xcalloc(1, sizeof *o);
 	o->base.ops = &flows_ops;
+	o->base.wants = EV_BIT(EV_FLOW_END);
 	o->f = f;
 	o->json = json;
 	return &o->base;

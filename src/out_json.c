@@ -560,6 +560,9 @@ struct sink *out_json_new(FILE *f, const struct out_opts *o)
 	j->f = f;
 	if (o)
 		j->o = *o;
+	j->base.wants = EV_BIT(EV_TRANSACTION) | EV_BIT(EV_SESSION_END);
+	if (j->o.events && !j->o.findings_only)
+		j->base.wants |= EV_BIT(EV_CLIENT) | EV_BIT(EV_REPLY);
 	sbuf_reserve(&j->buf, OUT_JSON_FLUSH_AT + 4096);
 	return &j->base;
 }

@@ -343,6 +343,9 @@ struct sink *out_summary_new(FILE *f, bool json, bool print)
 {
 	struct out_summary *o = xcalloc(1, sizeof *o);
 	o->base.ops = &summary_ops;
+	/* counts come from transactions and session ends; the time span needs
+	 * only the first and last event of each flow, which these include */
+	o->base.wants = EV_BIT(EV_SESSION_BEGIN) | EV_BIT(EV_TRANSACTION) | EV_BIT(EV_SESSION_END) | EV_BIT(EV_FLOW_END);
 	o->f = f;
 	o->json = json;
 	o->print = print;

@@ -53,7 +53,7 @@ static char *run(struct sink *(*mk)(FILE *, const struct out_opts *), const stru
 	char *out = NULL;
 	size_t outn = 0;
 	FILE *f = open_memstream(&out, &outn);
-	struct event_bus bus = { { 0 }, 0 };
+	struct event_bus bus = { { 0 }, 0, 0 };
 	event_bus_add(&bus, mk(f, o));
 	struct smtp_msg_hooks hk = { 0 };
 	hk.complete = h_complete;

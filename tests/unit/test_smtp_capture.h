@@ -196,7 +196,7 @@ static void cap_emit(struct sink *sk, const struct event *ev)
 static void cap_flush(struct sink *s) { (void)s; }
 static void cap_close(struct sink *s) { (void)s; }
 static const struct sink_ops cap_ops = { cap_emit, cap_flush, cap_close };
-static struct sink cap_sink = { &cap_ops };
+static struct sink cap_sink = { &cap_ops, 0 };
 
 static struct cap_txn *hcur(const struct smtp_txn *t)
 {
