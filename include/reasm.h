@@ -27,12 +27,21 @@
 
 struct reasm_seg;
 
+/* Recent-byte rings given back by ended streams, for the next ones (a
+ * malloc and a free of 2 KiB per stream direction otherwise). */
+#define REASM_POOL_MAX 256
+struct reasm_pool {
+	uint8_t *v[REASM_POOL_MAX];
+	size_t n;
+};
+
 struct reasm_limits {
 	size_t    max_bytes;   /* out-of-order bytes per stream */
 	size_t    max_segs;    /* out-of-order segments per stream */
 	size_t    max_total;   /* out-of-order bytes over all streams */
 	uint64_t *total;       /* the shared counter for max_total (may be NULL) */
 	uint64_t *total_peak;  /* its high-water mark (may be NULL) */
+	struct reasm_pool *pool; /* rings for reuse (may be NULL) */
 };
 
 /* Where delivered bytes go. data() bytes are borrowed for the call. */

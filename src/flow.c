@@ -43,6 +43,7 @@ struct flow_table {
 	uint64_t seed;                   /* hash seed, random per run (hash flooding) */
 	uint64_t next_id;
 	struct reasm_limits lim;
+	struct reasm_pool pool;          /* recent-byte rings for reuse (lim.pool) */
 	struct flow_stats st;
 	bool     port_set[65536];        /* server ports */
 	/* current context for reasm callbacks */
@@ -140,6 +141,7 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, const struct fl
 	t->seed = mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)t);
 	for (size_t i = 0; i < cfg->n_server_ports; i++)
 		t->port_set[cfg->server_ports[i]] = true;
+	t->lim.pool = &t->pool;
 	t->lim.max_bytes = cfg->ooo_bytes_per_dir;
 	t->lim.max_segs = cfg->ooo_segs_per_dir;
 	t->lim.max_total = cfg->ooo_bytes_total;
@@ -496,6 +498,8 @@ void flow_table_free(struct flow_table *t)
 		flow_remove(t, t->lru_head);
 	while (t->lin_head)
 		flow_remove(t, t->lin_head);
+	while (t->pool.n)
+		free(t->pool.v[--t->pool.n]);
 	free(t->buckets);
 	free(t);
 }

@@ -42,7 +42,10 @@ void reasm_free(struct reasm *r, const struct reasm_limits *lim)
 {
 	while (r->ooo)
 		seg_drop(r, &r->ooo, lim);
-	free(r->recent);
+	if (r->recent && lim && lim->pool && lim->pool->n < REASM_POOL_MAX)
+		lim->pool->v[lim->pool->n++] = r->recent;
+	else
+		free(r->recent);
 	r->recent = NULL;
 }
 
@@ -61,12 +64,13 @@ int64_t reasm_rel(const struct reasm *r, uint32_t seq)
 }
 
 /* Hand n in-order bytes to the consumer and remember them in the ring. */
-static void deliver(struct reasm *r, const uint8_t *p, size_t n, const struct reasm_out *out)
+static void deliver(struct reasm *r, const uint8_t *p, size_t n, const struct reasm_limits *lim,
+                    const struct reasm_out *out)
 {
 	if (!n)
 		return;
-	if (!r->recent)
-		r->recent = xmalloc(REASM_RECENT);
+	if (!r->recent) /* only bytes the stream delivers are ever read from it */
+		r->recent = lim && lim->pool && lim->pool->n ? lim->pool->v[--lim->pool->n] : xmalloc(REASM_RECENT);
 	size_t keep = n < REASM_RECENT ? n : REASM_RECENT;
 	uint64_t from = r->next + n - keep;
 	size_t pos = (size_t)(from % REASM_RECENT);
@@ -124,7 +128,7 @@ static void drain(struct reasm *r, const struct reasm_limits *lim, const struct 
 			size_t skip = (size_t)(r->next - s->off);
 			if (skip && differs_from_delivered(r, s->off, s->data, skip))
 				anom_raise(out->anoms, ANOM_TCP_OVERLAP_CONFLICT);
-			deliver(r, s->data + skip, s->len - skip, out);
+			deliver(r, s->data + skip, s->len - skip, lim, out);
 		} else if (differs_from_delivered(r, s->off, s->data, s->len)) {
 			anom_raise(out->anoms, ANOM_TCP_OVERLAP_CONFLICT);
 		}
@@ -275,7 +279,7 @@ void reasm_segment(struct reasm *r, uint32_t seq, const uint8_t *data, size_t le
 	}
 	for (;;) {
 		if (uoff == r->next) {
-			deliver(r, data, len, out);
+			deliver(r, data, len, lim, out);
 			if (wire_len > len)
 				declare_gap(r, wire_len - len, out); /* cut by the snaplen */
 			drain(r, lim, out);
