@@ -43,7 +43,7 @@ static void run_case(const struct rcase *c)
 	struct sbuf got = SBUF_INIT;
 	struct anom_set an = { { 0 } };
 	uint64_t total = 0, peak = 0;
-	struct reasm_limits lim = { 1 << 20, c->max_segs ? c->max_segs : 64, 8 << 20, &total, &peak };
+	struct reasm_limits lim = { 1 << 20, c->max_segs ? c->max_segs : 64, 8 << 20, &total, &peak, NULL };
 	struct reasm_out out = { c_data, c_gap, &got, &an };
 	if (!c->midstream)
 		reasm_syn(&r, c->isn - 1);
