@@ -106,9 +106,13 @@ static bool differs_from_delivered(const struct reasm *r, uint64_t off, const ui
 		return false;
 	uint64_t lo = off > r->recent_from ? off : r->recent_from;
 	uint64_t hi = off + n < r->next ? off + n : r->next;
-	for (uint64_t o = lo; o < hi; o++)
-		if (r->recent[o % REASM_RECENT] != p[o - off])
+	while (lo < hi) { /* at most two runs: the ring wraps once */
+		size_t pos = (size_t)(lo % REASM_RECENT);
+		size_t k = REASM_RECENT - pos < hi - lo ? REASM_RECENT - pos : (size_t)(hi - lo);
+		if (memcmp(r->recent + pos, p + (lo - off), k) != 0)
 			return true;
+		lo += k;
+	}
 	return false;
 }
 
