@@ -90,34 +90,14 @@ static void on_txn(struct out_summary *o, const struct smtp_txn *t)
 	}
 }
 
-/* endpoint_addr_str / endpoint_str into buf (ENDPOINT_STRLEN), IPv4
- * without printf (one per session); returns the length. */
+/* endpoint_addr_str / endpoint_str into buf (ENDPOINT_STRLEN); the length. */
 static size_t addr_text(const struct endpoint *e, bool with_port, char *buf)
 {
-	if (e->family == 6) {
-		if (with_port)
-			endpoint_str(e, buf, ENDPOINT_STRLEN);
-		else
-			endpoint_addr_str(e, buf, ENDPOINT_STRLEN);
-		return strlen(buf);
-	}
-	size_t n = 0;
-	unsigned vals[5] = { e->addr[0], e->addr[1], e->addr[2], e->addr[3], e->port };
-	for (int i = 0; i < (with_port ? 5 : 4); i++) {
-		if (i)
-			buf[n++] = i == 4 ? ':' : '.';
-		char t[8];
-		size_t k = 0;
-		unsigned v = vals[i];
-		do {
-			t[k++] = (char)('0' + v % 10);
-			v /= 10;
-		} while (v);
-		while (k)
-			buf[n++] = t[--k];
-	}
-	buf[n] = '\0';
-	return n;
+	if (with_port)
+		endpoint_str(e, buf, ENDPOINT_STRLEN);
+	else
+		endpoint_addr_str(e, buf, ENDPOINT_STRLEN);
+	return strlen(buf);
 }
 
 static void on_session_end(struct out_summary *o, const struct event *ev)
