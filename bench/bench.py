@@ -271,9 +271,14 @@ def render(a, results, mach, started, load_start, load_end, elapsed, version, re
         jw = med(runs["json"], "wall")
         rssm = max(x["rss_kib"] for x in runs["json"]) / 1024
         ok = jw <= 2 * fw and rssm < 32
+        # the issue states the ratio on the 256 MiB capture (and the memory on 256 MiB and
+        # 1 GiB); smaller captures are shown for information: fixed costs weigh more there
+        judged = r["size"] >= (256 << 20)
+        verdict = ("**met**" if ok else "**not met**") if judged else \
+            "for information (the target is stated for 256 MiB and larger)"
         L.append(f"- {r['name']}: smtpscope --json {jw / fw:.2f}× the floor "
                  f"({jw / med(runs['floor-fopen'], 'wall'):.2f}× the fopen floor), peak RSS {rssm:.1f} MiB — "
-                 + ("**met**" if ok else "**not met**"))
+                 + verdict)
     if len(results) > 1:
         rs = [max(x["rss_kib"] for x in r["runs"]["json"]) / 1024 for r in results]
         L.append(f"- peak RSS across sizes ({', '.join(r['name'] for r in results)}): "
