@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 struct fz {
 	const uint8_t *p;
@@ -45,6 +47,17 @@ static inline const uint8_t *fz_bytes(struct fz *f, size_t want, size_t *len)
 	f->p += k, f->n -= k;
 	*len = k;
 	return p;
+}
+
+/* Take up to want bytes as a private malloc'd copy exactly *len bytes long
+ * (so a read past the end is caught by ASan); free() it. */
+static inline uint8_t *fz_copy(struct fz *f, size_t want, size_t *len)
+{
+	const uint8_t *p = fz_bytes(f, want, len);
+	uint8_t *c = malloc(*len ? *len : 1);
+	if (c && *len)
+		memcpy(c, p, *len);
+	return c;
 }
 
 /* Read every byte of p[0..n) (so ASan checks a borrowed view end to end). */

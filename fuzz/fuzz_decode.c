@@ -41,11 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint16_t caplen = fz_u16(&f);
 		uint16_t extra = fz_u16(&f);
 		size_t n;
-		const uint8_t *p = fz_bytes(&f, caplen, &n);
-		/* a private copy, exactly n bytes long, so reads past it are caught */
-		uint8_t *fr = malloc(n ? n : 1);
-		for (size_t i = 0; i < n; i++)
-			fr[i] = p[i];
+		uint8_t *fr = fz_copy(&f, caplen, &n);
 		struct pkt_view pv;
 		ts += 1000;
 		if (decoder_frame(d, fr, (uint32_t)n, (uint32_t)n + extra, ts, &pv) == DECODE_TCP) {

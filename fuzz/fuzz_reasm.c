@@ -47,10 +47,7 @@ static void run(const uint8_t *data, size_t size, uint8_t stale, struct acc *acc
 		uint32_t seq = fz_u32(&f);
 		uint16_t len = fz_u16(&f);
 		size_t n;
-		const uint8_t *p = fz_bytes(&f, len, &n);
-		uint8_t *buf = malloc(n ? n : 1);
-		for (size_t i = 0; i < n; i++)
-			buf[i] = p[i];
+		uint8_t *buf = fz_copy(&f, len, &n);
 		switch (op & 3) {
 		case 0: {
 			size_t wire = n + ((op & 8) ? (size_t)(op >> 4) * 64 : 0);

@@ -71,9 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		}
 		size_t n;
-		const uint8_t *p = fz_bytes(&f, len, &n);
-		uint8_t *buf = malloc(n ? n : 1);
-		memcpy(buf, p, n);
+		uint8_t *buf = fz_copy(&f, len, &n);
 		smtp_session_data(s, dir, buf, n, ts);
 		free(buf);
 	}
