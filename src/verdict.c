@@ -244,22 +244,30 @@ const char *verdict_domain_alabel(const char *domain, char *buf, size_t len)
 		if (psl_str_to_utf8lower(tmp, "utf-8", "en", &lower) == PSL_SUCCESS && lower)
 			src = lower;
 	}
+	/* Labels are read in place from src, never copied into a fixed buffer:
+	 * Unicode lowercasing may lengthen the text (U+0130 -> "i" U+0307, two
+	 * bytes to three; U+023A -> U+2C65, likewise), so src can be longer
+	 * than the DOMAIN_MAX the input was checked against. A label longer
+	 * than LABEL_CPS_MAX code points makes the domain invalid (RFC 5890
+	 * §2.3.2.1: 63 octets), which utf8_to_cps reports. */
 	const char *p = src;
 	int bad = 0;
+	int bracket = src[0] == '[';
 	while (!bad) {
 		const char *dot = strchr(p, '.');
 		size_t l = dot ? (size_t)(dot - p) : strlen(p);
-		char lab[DOMAIN_MAX];
-		memcpy(lab, p, l);
-		lab[l] = '\0';
-		if (is_ascii(lab) || src[0] == '[') {
+		int ascii = 1;
+		for (size_t i = 0; i < l; i++)
+			if ((unsigned char)p[i] >= 0x80)
+				ascii = 0;
+		if (ascii || bracket) {
 			for (size_t i = 0; i < l; i++) {
-				char c = lab[i];
+				char c = p[i];
 				sbuf_addc(&out, (char)((c >= 'A' && c <= 'Z') ? c + 32 : c));
 			}
 		} else {
 			uint32_t cp[LABEL_CPS_MAX];
-			int k = utf8_to_cps(lab, l, cp, LABEL_CPS_MAX);
+			int k = utf8_to_cps(p, l, cp, LABEL_CPS_MAX);
 			sbuf_adds(&out, "xn--");
 			if (k < 0 || puny_encode(&out, cp, (size_t)k) < 0)
 				bad = 1;
