@@ -80,6 +80,9 @@ struct auth_attempt {
 	enum auth_result result;   /* outcome */
 	int reply_code;            /* code of the final reply, 0 if none */
 	uint64_t ts_us;            /* time of the AUTH command */
+	bool tls;                  /* sent after TLS began (set by smtp, not auth_*) */
+	bool in_txn;               /* the AUTH in effect of a transaction without TLS
+	                              (whose cleartext_auth covers it; set by smtp) */
 };
 
 /* Start an attempt for mechanism name mech[0..n) (as on the AUTH line).

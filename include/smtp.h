@@ -250,6 +250,10 @@ struct smtp_session {
 	struct auth_attempt auth[SMTP_AUTH_MAX]; /* AUTH attempts, in order */
 	size_t n_auth;              /* stored attempts */
 	uint64_t n_auth_total;      /* attempts made */
+	uint64_t n_auth_clear;      /* attempts whose user or secret crossed without TLS */
+	struct smtp_finding *findings; /* session-scoped findings (smtp_msg_hooks.session_end);
+	                                  malloc'd, freed by smtp with each detail */
+	size_t n_findings;          /* entries in findings */
 	uint64_t n_commands;        /* client commands (lines in command mode) */
 	uint64_t n_unknown;         /* of which unknown verbs */
 	uint64_t n_replies;         /* server replies */
@@ -275,6 +279,10 @@ struct smtp_msg_hooks {
 	/* Called once the transaction is complete, just before EV_TRANSACTION is
 	 * emitted: the place to attach headers and findings to txn. */
 	void (*complete)(void *user, struct smtp_txn *txn);
+	/* Called once when the session ends, just before EV_SESSION_END: the
+	 * place to attach session-scoped findings (credentials in clear that no
+	 * transaction reports, ...). May be NULL. */
+	void (*session_end)(void *user, struct smtp_session *s);
 	void *user;
 };
 

@@ -41,6 +41,21 @@ struct finding {
 	char *detail;         /* malloc'd sentence naming the values compared; may hold wire text (sinks escape) */
 };
 
+/* What a whole session said that no transaction reports (findings with
+ * "scope":"session"). Borrowed for the duration of verdict_session_run(). */
+struct verdict_session_input {
+	unsigned long long auth_clear;   /* AUTH attempts that sent credentials without TLS
+	                                    and were the AUTH of no transaction reported */
+	unsigned long long auth_clear_failed; /* of which the server refused (535, ...) */
+	const char *const *users;        /* their usernames as sent (distinct, a few) */
+	size_t n_users;                  /* entries in users */
+	bool starttls_offered;           /* the server advertised STARTTLS */
+};
+
+/* Session-scoped rules (cleartext_auth when no transaction carries it);
+ * as verdict_run(). */
+size_t verdict_session_run(const struct verdict_session_input *in, struct finding *out, size_t max);
+
 /* Evaluate every rule on in and write up to max findings to out, in a fixed
  * rule order. Returns how many were written. The caller frees each with
  * finding_free(). */

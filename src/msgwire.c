@@ -130,6 +130,51 @@ static void mw_complete(void *user, struct smtp_txn *t)
 	t->n_findings += n;
 }
 
+/* Session-scoped findings: the AUTH attempts that sent credentials in clear
+ * and that no transaction's cleartext_auth covers (attempts beyond the
+ * stored SMTP_AUTH_MAX are counted through n_auth_clear). */
+#define MSGWIRE_USERS_MAX 5 /* usernames named in the detail */
+static void mw_session_end(void *user, struct smtp_session *s)
+{
+	(void)user;
+	struct verdict_session_input in = {
+		.starttls_offered = (s->caps.flags & SMTP_CAP_STARTTLS) || s->tls, /* caps: the latest EHLO's */
+	};
+	const char *users[MSGWIRE_USERS_MAX];
+	unsigned long long covered = 0;
+	for (size_t i = 0; i < s->n_auth; i++) {
+		const struct auth_attempt *a = &s->auth[i];
+		if (a->tls || !(a->has_user || a->has_secret))
+			continue;
+		if (a->in_txn) {
+			covered++;
+			continue;
+		}
+		if (a->result == AUTH_RESULT_FAILURE)
+			in.auth_clear_failed++;
+		const char *u = a->has_user ? sbuf_str(&a->user) : NULL;
+		bool dup = !u;
+		for (size_t k = 0; u && k < in.n_users; k++)
+			dup |= strcmp(users[k], u) == 0;
+		if (!dup && in.n_users < MSGWIRE_USERS_MAX)
+			users[in.n_users++] = u;
+	}
+	in.users = users;
+	in.auth_clear = s->n_auth_clear > covered ? s->n_auth_clear - covered : 0;
+	struct finding f[VERDICT_MAX_FINDINGS];
+	size_t n = verdict_session_run(&in, f, VERDICT_MAX_FINDINGS);
+	if (!n)
+		return;
+	struct smtp_finding *out = xrealloc(s->findings, (s->n_findings + n) * sizeof *out);
+	for (size_t i = 0; i < n; i++) {
+		out[s->n_findings + i] = (struct smtp_finding){ f[i].id, f[i].severity, f[i].detail };
+		f[i].detail = NULL;
+		finding_free(&f[i]);
+	}
+	s->findings = out;
+	s->n_findings += n;
+}
+
 struct msgwire *msgwire_new(bool strict_alignment)
 {
 	struct msgwire *m = xcalloc(1, sizeof *m);
@@ -139,6 +184,7 @@ struct msgwire *msgwire_new(bool strict_alignment)
 	m->hooks.gap = mw_gap;
 	m->hooks.end = mw_end;
 	m->hooks.complete = mw_complete;
+	m->hooks.session_end = mw_session_end;
 	m->hooks.user = m;
 	return m;
 }

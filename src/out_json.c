@@ -247,6 +247,23 @@ static void rcpt_array(struct sbuf *b, const struct smtp_txn *t, int want_reject
 }
 
 /* The transaction record without its closing "}\n". */
+/* "findings":[{"id":...,"severity":...,"detail":...},...] */
+static void findings_array(struct sbuf *b, const struct smtp_finding *f, size_t n)
+{
+	key(b, "findings");
+	ob_addc(b, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			ob_addc(b, ',');
+		ob_add(b, "{\"id\":", 6);
+		esc_json_str(b, f[i].id);
+		kv_str(b, "severity", f[i].severity);
+		kv_str(b, "detail", f[i].detail);
+		ob_addc(b, '}');
+	}
+	ob_addc(b, ']');
+}
+
 static void txn_record(struct out_json *j, const struct event *ev)
 {
 	const struct smtp_txn *t = ev->txn;
@@ -306,18 +323,7 @@ static void txn_record(struct out_json *j, const struct event *ev)
 		j->o.write_headers_json(b, t->headers);
 	else
 		ob_add(b, "null", 4);
-	key(b, "findings");
-	ob_addc(b, '[');
-	for (size_t i = 0; i < t->n_findings; i++) {
-		if (i)
-			ob_addc(b, ',');
-		ob_add(b, "{\"id\":", 6);
-		esc_json_str(b, t->findings[i].id);
-		kv_str(b, "severity", t->findings[i].severity);
-		kv_str(b, "detail", t->findings[i].detail);
-		ob_addc(b, '}');
-	}
-	ob_addc(b, ']');
+	findings_array(b, t->findings, t->n_findings);
 }
 
 static void emit_txn(struct out_json *j, const struct event *ev)
@@ -405,6 +411,7 @@ static void emit_session(struct out_json *j, const struct event *ev)
 		kv_str(b, "flow_end", flow_end_str(ev->flow->end));
 	key(b, "anomalies");
 	anoms_array(b, &s->anoms, ev->flow ? &ev->flow->anoms : NULL);
+	findings_array(b, s->findings, s->n_findings);
 	line_end(j);
 }
 
@@ -516,7 +523,7 @@ static void json_emit(struct sink *sk, const struct event *ev)
 		emit_txn(j, ev);
 		break;
 	case EV_SESSION_END:
-		if (!j->o.findings_only)
+		if (!j->o.findings_only || ev->sess->n_findings)
 			emit_session(j, ev);
 		break;
 	case EV_CLIENT:

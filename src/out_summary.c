@@ -57,6 +57,18 @@ int summary_severity_rank(const char *s)
 	return sev_index(s);
 }
 
+/* Findings of a transaction or a session: by severity, and by id when the
+ * tables are printed. */
+static void count_findings(struct out_summary *o, const struct smtp_finding *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int s = sev_index(f[i].severity);
+		o->findings[s]++;
+		if (o->print)
+			countmap_add(&o->finding_ids, f[i].id, strlen(f[i].id), s, 1);
+	}
+}
+
 static void on_txn(struct out_summary *o, const struct smtp_txn *t)
 {
 	o->transactions++;
@@ -65,8 +77,7 @@ static void on_txn(struct out_summary *o, const struct smtp_txn *t)
 		o->message_bytes += t->msg_bytes;
 	}
 	if (!o->print) { /* counting only (exit status, progress): no tables */
-		for (size_t i = 0; i < t->n_findings; i++)
-			o->findings[sev_index(t->findings[i].severity)]++;
+		count_findings(o, t->findings, t->n_findings);
 		return;
 	}
 	if (t->has_mail)
@@ -83,11 +94,7 @@ static void on_txn(struct out_summary *o, const struct smtp_txn *t)
 			low[j] = (d[j] >= 'A' && d[j] <= 'Z') ? (char)(d[j] + 32) : d[j];
 		countmap_add(&o->rcpt_domains, low, k, 0, 1);
 	}
-	for (size_t i = 0; i < t->n_findings; i++) {
-		int s = sev_index(t->findings[i].severity);
-		o->findings[s]++;
-		countmap_add(&o->finding_ids, t->findings[i].id, strlen(t->findings[i].id), s, 1);
-	}
+	count_findings(o, t->findings, t->n_findings);
 }
 
 /* endpoint_addr_str / endpoint_str into buf (ENDPOINT_STRLEN); the length. */
@@ -140,8 +147,10 @@ static void summary_emit(struct sink *sk, const struct event *ev)
 		o->last_ts = ev->ts_us;
 	if (ev->type == EV_TRANSACTION)
 		on_txn(o, ev->txn);
-	else if (ev->type == EV_SESSION_END)
+	else if (ev->type == EV_SESSION_END) {
+		count_findings(o, ev->sess->findings, ev->sess->n_findings);
 		on_session_end(o, ev);
+	}
 	else
 		return;
 	uint64_t f = 0;

@@ -164,6 +164,27 @@ static void auth_summary(struct out_text *t, const struct auth_attempt *a)
 	sbuf_addc(&t->buf, ')');
 }
 
+/* One "finding [severity] id: detail" line each (wire text escaped). */
+static void findings_lines(struct out_text *t, const struct event *ev, const struct smtp_finding *fs,
+                           size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct smtp_finding *f = &fs[i];
+		prefix(t, ev, false);
+		color(t, C_RED);
+		sbuf_adds(&t->buf, "   finding [");
+		esc_tty(&t->buf, f->severity ? f->severity : "?", f->severity ? strlen(f->severity) : 1);
+		sbuf_adds(&t->buf, "] ");
+		esc_tty(&t->buf, f->id ? f->id : "?", f->id ? strlen(f->id) : 1);
+		if (f->detail) {
+			sbuf_adds(&t->buf, ": ");
+			esc_tty(&t->buf, f->detail, strlen(f->detail));
+		}
+		color(t, C_RESET);
+		sbuf_addc(&t->buf, '\n');
+	}
+}
+
 static void session_end(struct out_text *t, const struct event *ev)
 {
 	const struct smtp_session *s = ev->sess;
@@ -191,6 +212,7 @@ static void session_end(struct out_text *t, const struct event *ev)
 		color(t, C_RESET);
 		sbuf_addc(&t->buf, '\n');
 	}
+	findings_lines(t, ev, s->findings, s->n_findings);
 }
 
 static void body_lines(struct out_text *t, const struct event *ev, const struct smtp_line *l)
@@ -354,21 +376,7 @@ static void transaction(struct out_text *t, const struct event *ev)
 		snprintf(ind, sizeof ind, "#%" PRIu64 "       ", ev->flow ? ev->flow->id : (uint64_t)0);
 		t->o.write_headers_text(&t->buf, x->headers, ind);
 	}
-	for (size_t i = 0; i < x->n_findings; i++) {
-		const struct smtp_finding *f = &x->findings[i];
-		prefix(t, ev, false);
-		color(t, C_RED);
-		sbuf_adds(&t->buf, "   finding [");
-		esc_tty(&t->buf, f->severity ? f->severity : "?", f->severity ? strlen(f->severity) : 1);
-		sbuf_adds(&t->buf, "] ");
-		esc_tty(&t->buf, f->id ? f->id : "?", f->id ? strlen(f->id) : 1);
-		if (f->detail) {
-			sbuf_adds(&t->buf, ": ");
-			esc_tty(&t->buf, f->detail, strlen(f->detail));
-		}
-		color(t, C_RESET);
-		sbuf_addc(&t->buf, '\n');
-	}
+	findings_lines(t, ev, x->findings, x->n_findings);
 }
 
 static void text_format(struct out_text *t, const struct event *ev);
@@ -473,7 +481,7 @@ static void text_format(struct out_text *t, const struct event *ev)
 		transaction(t, ev);
 		break;
 	case EV_SESSION_END:
-		if (!t->o.findings_only)
+		if (!t->o.findings_only || ev->sess->n_findings)
 			session_end(t, ev);
 		break;
 	case EV_FLOW_END:

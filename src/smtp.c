@@ -256,6 +256,7 @@ enum data_st {
 	DS_DOT,      /* "." at the start of a line, not yet emitted */
 	DS_DOT_CR,   /* ".\r" at the start of a line */
 	DS_CRDOT,    /* "." right after a bare CR (smuggling detection only) */
+	DS_GAP,      /* right after a gap: at a line start or inside a line, unknown */
 };
 
 enum srv_mode { SRV_REPLY = 0, SRV_TLS_PROBE, SRV_TLS };
@@ -273,6 +274,7 @@ struct sess {
 	uint64_t hold_ts;             /* time the first held byte arrived */
 	bool hold_warned;             /* smtp_data_pipelined raised for this hold */
 	struct auth_attempt *auth_cur;/* the AUTH dialogue in progress, or NULL */
+	size_t auth_base;             /* attempts before it preceded the last STARTTLS */
 	struct auth_attempt auth_spare; /* used when SMTP_AUTH_MAX attempts are stored */
 	bool quit_warned;             /* smtp_data_after_quit raised */
 	/* data mode */
@@ -434,6 +436,18 @@ static void txn_detach(struct sess *s, struct txn_impl *t, enum smtp_txn_end end
 }
 
 /* The transaction client commands attach to, created on demand. */
+/* The AUTH in effect for a new transaction: as smtp_session_auth(), but
+ * only among the attempts made since the last STARTTLS (RFC 3207 §4.2: the
+ * server discards what it knew of the client, authentication included). */
+static const struct auth_attempt *txn_auth(const struct sess *s)
+{
+	const struct smtp_session *p = &s->pub;
+	for (size_t i = p->n_auth; i > s->auth_base; i--)
+		if (p->auth[i - 1].result == AUTH_RESULT_SUCCESS)
+			return &p->auth[i - 1];
+	return p->n_auth > s->auth_base ? &p->auth[p->n_auth - 1] : NULL;
+}
+
 static struct txn_impl *txn_current(struct sess *s, uint64_t ts)
 {
 	if (s->cur)
@@ -448,7 +462,9 @@ static struct txn_impl *txn_current(struct sess *s, uint64_t ts)
 	t->pub.start_ts_us = t->pub.end_ts_us = ts;
 	t->pub.helo = s->pub.helo ? xstrndup(s->pub.helo, strlen(s->pub.helo)) : NULL;
 	t->pub.tls = s->pub.tls;
-	t->pub.auth = smtp_session_auth(&s->pub);
+	t->pub.auth = txn_auth(s);
+	if (t->pub.auth && !t->pub.tls && !t->pub.auth->tls)
+		s->pub.auth[t->pub.auth - s->pub.auth].in_txn = true;
 	s->open[s->n_open++] = t;
 	s->cur = t;
 	return t;
@@ -732,7 +748,9 @@ static void cmd_mail(struct sess *s, struct cmd *c)
 		return;
 	}
 	if (t && (t->pub.has_mail || t->pub.n_rcpt_total || t->pub.xfer != SMTP_XFER_NONE)) {
-		if (t->pub.has_mail)
+		/* After a 4xx/5xx to MAIL no transaction is open (RFC 5321 §3.3,
+		 * §4.1.1.2): a new MAIL then is a retry, not a nested MAIL. */
+		if (t->pub.has_mail && (t->pub.mail_reply == 0 || t->pub.mail_reply / 100 == 2))
 			raise_anom(s, t, ANOM_SMTP_NESTED_MAIL);
 		cmd_emit(s, c);
 		txn_detach(s, t, SMTP_TXN_END_MAIL, c->ts);
@@ -1025,6 +1043,23 @@ static size_t text_run(struct sess *s, struct txn_impl *t, const uint8_t *p, siz
  * whether its line endings are CRLF or bare LF (servers such as Postfix
  * accept both); anything but CRLF.CRLF raises smtp_nonstandard_eod. A "."
  * bounded by bare CR is not an end (smtp_eod_like_sequence). */
+static bool starts_with_verb(const uint8_t *p, size_t n);
+
+/* After a gap in DATA, p[0] == '.': is this the end-of-data line
+ * (RFC 5321 §4.1.1.4) rather than a dot inside a line whose start was lost?
+ * Taken as the end when ".\r\n" ends the delivered bytes (the client then
+ * waits for the reply) or is followed by a command verb; ".", ".\r" at the
+ * end of the bytes are given the benefit of the doubt (DS_DOT decides on the
+ * next byte). Anything else is message text. */
+static bool gap_dot_is_eod(const uint8_t *p, size_t n)
+{
+	if (n == 1 || (n == 2 && p[1] == '\r'))
+		return true;
+	if (n < 3 || p[1] != '\r' || p[2] != '\n')
+		return false;
+	return n == 3 || starts_with_verb(p + 3, n - 3);
+}
+
 static size_t data_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
 {
 	size_t i = 0, run = 0;
@@ -1062,6 +1097,23 @@ static size_t data_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
 			i = text_run(s, t, p, i, n);
 			continue;
 		}
+		case DS_GAP:
+			if (c == '\n') { /* its CR was lost in the gap: not a bare LF */
+				s->eol_crlf = true;
+				s->ds = DS_BOL;
+				i++;
+				continue;
+			}
+			if (c == '.' && gap_dot_is_eod(p + i, n - i)) {
+				body_out(s, p + run, i - run, ts);
+				s->eol_crlf = true;
+				s->ds = DS_DOT;
+				i++;
+				run = i;
+				continue;
+			}
+			s->ds = DS_TEXT;
+			continue;
 		case DS_CRDOT:
 			if (c == '\r' || c == '\n')
 				raise_anom(s, t, ANOM_SMTP_EOD_LIKE_SEQUENCE);
@@ -1288,6 +1340,18 @@ static void auth_anoms(struct sess *s, unsigned bits)
 		raise_anom(s, s->cur, ANOM_SMTP_AUTH_MALFORMED);
 }
 
+/* auth_client_response(), counting the attempt in n_auth_clear when it
+ * first carries credentials outside TLS. */
+static unsigned auth_response(struct sess *s, struct auth_attempt *a, const uint8_t *p, size_t n,
+                              bool initial, struct auth_note *nt)
+{
+	bool had = a->has_user || a->has_secret;
+	unsigned bits = auth_client_response(a, p, n, initial, nt);
+	if (!had && (a->has_user || a->has_secret) && !a->tls)
+		s->pub.n_auth_clear++;
+	return bits;
+}
+
 static void cmd_auth(struct sess *s, struct cmd *c)
 {
 	const uint8_t *p = c->line.arg;
@@ -1304,6 +1368,7 @@ static void cmd_auth(struct sess *s, struct cmd *c)
 		a = &s->auth_spare;
 	}
 	auth_attempt_begin(a, p, m, c->ts);
+	a->tls = s->pub.tls;
 	s->auth_cur = a;
 	size_t ir = skip_sp(p, n, m);
 	size_t ire = n;
@@ -1313,7 +1378,7 @@ static void cmd_auth(struct sess *s, struct cmd *c)
 	c->line.label = s->label;
 	if (ire > ir) { /* initial response (RFC 4954 §4) */
 		struct auth_note nt;
-		auth_anoms(s, auth_client_response(a, p + ir, ire - ir, true, &nt));
+		auth_anoms(s, auth_response(s, a, p + ir, ire - ir, true, &nt));
 		auth_label(s, &c->line, a, &nt, (size_t)(p + ir - c->line.p));
 	}
 	struct pending *e = pend_push(s, PEND_CMD, SMTP_VERB_AUTH, NULL, c->ts);
@@ -1477,7 +1542,7 @@ static void client_auth_line(struct sess *s, const struct rawline *l, uint64_t t
 		.truncated = l->truncated, .bare_lf = l->bare_lf, .ts_us = ts,
 	};
 	struct auth_note nt;
-	auth_anoms(s, auth_client_response(a, l->p, l->n, false, &nt));
+	auth_anoms(s, auth_response(s, a, l->p, l->n, false, &nt));
 	auth_label(s, &ln, a, &nt, 0);
 	emit_event(s, EV_CLIENT, ts, &ln, NULL, NULL);
 	struct pending *e = pend_push(s, PEND_AUTH_RESP, SMTP_VERB_AUTH, NULL, ts);
@@ -1735,21 +1800,37 @@ static void caps_parse(struct sess *s, const struct smtp_reply_line *lines, size
 					e++;
 				parse_u64(p + a, e - a, UINT64_MAX, &c->size);
 			} else if (cap_table[j].flag == SMTP_CAP_AUTH) {
-				/* "AUTH LOGIN PLAIN" (and the old "AUTH=LOGIN") */
-				size_t o = strlen(c->auth);
-				for (size_t x = a; x < m && o + 1 < sizeof c->auth; x++) {
-					unsigned char ch = p[x];
-					if (ch == '\t')
-						ch = ' ';
-					if (ch < 0x20 || ch >= 0x7f)
+				/* "AUTH LOGIN PLAIN" (and the old "AUTH=LOGIN"; Postfix's
+				 * broken_sasl_auth_clients sends both): each mechanism once,
+				 * uppercased, separated by one space. */
+				size_t x = a;
+				while (x < m) {
+					while (x < m && (is_sp(p[x]) || p[x] < 0x20 || p[x] >= 0x7f))
+						x++;
+					char tok[sizeof c->auth];
+					size_t tl = 0;
+					for (; x < m && !is_sp(p[x]); x++)
+						if (p[x] >= 0x20 && p[x] < 0x7f && tl + 1 < sizeof tok)
+							tok[tl++] = (char)toupper(p[x]);
+					tok[tl] = '\0';
+					if (!tl)
 						continue;
-					if (ch == ' ' && (o == 0 || c->auth[o - 1] == ' '))
+					size_t o = strlen(c->auth);
+					bool dup = false;
+					for (const char *q = c->auth; *q;) {
+						size_t ql = strcspn(q, " ");
+						if (ql == tl && memcmp(q, tok, tl) == 0)
+							dup = true;
+						q += ql;
+						while (*q == ' ')
+							q++;
+					}
+					if (dup || o + (o ? 1 : 0) + tl >= sizeof c->auth)
 						continue;
-					c->auth[o++] = (char)toupper(ch);
+					if (o)
+						c->auth[o++] = ' ';
+					memcpy(c->auth + o, tok, tl + 1);
 				}
-				while (o && c->auth[o - 1] == ' ')
-					o--;
-				c->auth[o] = '\0';
 			}
 		}
 	}
@@ -1890,6 +1971,8 @@ static void reply_effects(struct sess *s, struct pending *e, const struct smtp_r
 		bool waiting = s->pub.state == SMTP_ST_WAIT_TLS && s->wait_seq == e->seq;
 		if (code == 220) {
 			s->pub.tls = true;
+			s->auth_base = s->pub.n_auth; /* RFC 3207 §4.2 */
+			s->auth_cur = NULL;
 			if (e->reset_txn && s->cur && s->cur->pub.seq == e->reset_txn)
 				txn_detach(s, s->cur, SMTP_TXN_END_TLS, ts);
 			if (waiting) {
@@ -1924,6 +2007,10 @@ static void reply_effects(struct sess *s, struct pending *e, const struct smtp_r
 /* A complete reply: pair it, emit EV_REPLY, apply its effects. */
 static void reply_finish(struct sess *s, uint64_t ts)
 {
+	/* The reply is complete from here on: its effects may release held
+	 * client bytes (hold_release -> client_command), which must not take it
+	 * for a multi-line reply still open and finish it a second time (b09). */
+	s->in_reply = false;
 	struct smtp_reply_line lines[SMTP_REPLY_LINES_MAX];
 	for (size_t i = 0; i < s->rn; i++) {
 		lines[i].p = (const uint8_t *)s->rbytes.buf + s->roff[i];
@@ -1938,6 +2025,16 @@ static void reply_finish(struct sess *s, uint64_t ts)
 	struct pending e;
 	bool have = false;
 	s->pub.n_replies++;
+	/* RFC 5321 §4.1.1.4: the server answers DATA's message only after the
+	 * end-of-data line. A final reply while the message is still open after
+	 * a gap means the terminator was lost in the gap: the message is over,
+	 * the reply answers it, and the client's next bytes are commands. */
+	if (s->pub.state == SMTP_ST_DATA && r.code >= 200 && r.code != 354 && s->cur &&
+	    s->cur->pub.msg_gap_bytes) {
+		msg_finish(s, false, true, ts);
+		enter_state(s, SMTP_ST_COMMAND);
+		line_done(&s->lb[FLOW_C2S]);
+	}
 	if (r.code == 0) {
 		r.answer = SMTP_ANSWER_INVALID;
 		r.label = "invalid";
@@ -2179,7 +2276,7 @@ void smtp_session_gap(struct smtp_session *ps, int dir, uint64_t len, uint64_t t
 		anom_mark(&t->pub.anoms, ANOM_TCP_GAP);
 		if (hooks(s) && hooks(s)->gap)
 			hooks(s)->gap(hooks(s)->user, &t->pub, len);
-		s->ds = DS_TEXT; /* resynchronise at the next line */
+		s->ds = DS_GAP; /* resynchronise: at the next line, or now (data_feed) */
 		s->prev_cr = false;
 		s->body_bol = false;
 		return;
@@ -2266,6 +2363,8 @@ void smtp_session_close(struct smtp_session *ps, uint64_t ts_us)
 	s->qlen = 0;
 	s->pub.end_ts_us = ts_us;
 	enter_state(s, SMTP_ST_CLOSED);
+	if (hooks(s) && hooks(s)->session_end)
+		hooks(s)->session_end(hooks(s)->user, &s->pub);
 	emit_event(s, EV_SESSION_END, ts_us, NULL, NULL, NULL);
 }
 
@@ -2285,6 +2384,9 @@ void smtp_session_free(struct smtp_session *ps)
 	auth_attempt_free(&s->auth_spare);
 	free(s->pub.greeting);
 	free(s->pub.helo);
+	for (size_t i = 0; i < s->pub.n_findings; i++)
+		free(s->pub.findings[i].detail);
+	free(s->pub.findings);
 	sbuf_free(&s->lb[0].buf);
 	sbuf_free(&s->lb[1].buf);
 	sbuf_free(&s->hold);

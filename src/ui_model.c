@@ -458,6 +458,55 @@ static const struct imf_headers *txn_headers(const struct smtp_txn *x)
 	return x->headers && x->msg_started ? imf_headers((const struct imf_parser *)x->headers) : NULL;
 }
 
+/* The findings of a transaction (txn its number) or of the session (txn 0):
+ * counters, the session's lines, the global ring and the session's list. */
+static void add_findings(struct ui_model *m, struct ui_session *s, const struct event *ev,
+                         const struct smtp_finding *fs, size_t n, uint64_t txn)
+{
+	struct sbuf t = SBUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		const struct smtp_finding *f = &fs[i];
+		enum ui_sev sev = sev_of(f->severity);
+		const char *fid = f->id ? f->id : "?";
+		m->c.findings[sev]++;
+		m->c.findings_total++;
+		s->n_findings[sev]++;
+		if (sev > s->worst)
+			s->worst = sev;
+		sbuf_clear(&t);
+		sbuf_addf(&t, "   finding [%s] ", ui_sev_str(sev));
+		esc_tty(&t, fid, strlen(fid));
+		add_line(s, UI_LINE_TXN, ev->ts_us, 0, sev, &t, NULL);
+
+		struct ui_finding uf = { 0 };
+		uf.seq = ++m->finding_seq;
+		uf.sess_id = s->id;
+		uf.ts_us = ev->ts_us;
+		uf.txn = txn; /* 0: a session-scoped finding */
+		uf.sev = sev;
+		uf.id = fid;
+		memcpy(uf.client, s->client, sizeof uf.client);
+		uf.detail = esc_dup(m, f->detail, f->detail ? strlen(f->detail) : 0, UI_MODEL_TEXT_MAX);
+		/* global ring */
+		struct ui_finding *slot = &m->ring[m->ring_head];
+		if (m->ring_n == UI_MODEL_FINDINGS_MAX)
+			free(slot->detail);
+		else
+			m->ring_n++;
+		*slot = uf;
+		m->ring_head = (m->ring_head + 1) % UI_MODEL_FINDINGS_MAX;
+		/* per session */
+		if (s->nfindings < UI_MODEL_SESS_FINDINGS_MAX) {
+			s->findings = xrealloc(s->findings, (s->nfindings + 1) * sizeof *s->findings);
+			uf.detail = xstrndup(slot->detail, strlen(slot->detail));
+			s->findings[s->nfindings++] = uf;
+		} else {
+			s->findings_more++;
+		}
+	}
+	sbuf_free(&t);
+}
+
 static void on_txn(struct ui_model *m, struct ui_session *s, const struct event *ev)
 {
 	const struct smtp_txn *x = ev->txn;
@@ -512,46 +561,7 @@ static void on_txn(struct ui_model *m, struct ui_session *s, const struct event 
 			i = e + 1;
 		}
 	}
-	for (size_t i = 0; i < x->n_findings; i++) {
-		const struct smtp_finding *f = &x->findings[i];
-		enum ui_sev sev = sev_of(f->severity);
-		const char *fid = f->id ? f->id : "?";
-		m->c.findings[sev]++;
-		m->c.findings_total++;
-		s->n_findings[sev]++;
-		if (sev > s->worst)
-			s->worst = sev;
-		sbuf_clear(&t);
-		sbuf_addf(&t, "   finding [%s] ", ui_sev_str(sev));
-		esc_tty(&t, fid, strlen(fid));
-		add_line(s, UI_LINE_TXN, ev->ts_us, 0, sev, &t, NULL);
-
-		struct ui_finding uf = { 0 };
-		uf.seq = ++m->finding_seq;
-		uf.sess_id = s->id;
-		uf.ts_us = ev->ts_us;
-		uf.txn = x->seq;
-		uf.sev = sev;
-		uf.id = fid;
-		memcpy(uf.client, s->client, sizeof uf.client);
-		uf.detail = esc_dup(m, f->detail, f->detail ? strlen(f->detail) : 0, UI_MODEL_TEXT_MAX);
-		/* global ring */
-		struct ui_finding *slot = &m->ring[m->ring_head];
-		if (m->ring_n == UI_MODEL_FINDINGS_MAX)
-			free(slot->detail);
-		else
-			m->ring_n++;
-		*slot = uf;
-		m->ring_head = (m->ring_head + 1) % UI_MODEL_FINDINGS_MAX;
-		/* per session */
-		if (s->nfindings < UI_MODEL_SESS_FINDINGS_MAX) {
-			s->findings = xrealloc(s->findings, (s->nfindings + 1) * sizeof *s->findings);
-			uf.detail = xstrndup(slot->detail, strlen(slot->detail));
-			s->findings[s->nfindings++] = uf;
-		} else {
-			s->findings_more++;
-		}
-	}
+	add_findings(m, s, ev, x->findings, x->n_findings, x->seq);
 	sbuf_free(&t);
 }
 
@@ -589,6 +599,13 @@ static void model_emit(struct sink *sk, const struct event *ev)
 		}
 		return;
 	}
+	if (ev->type == EV_SESSION_END && !s && ev->sess) {
+		for (size_t i = 0; i < ev->sess->n_findings; i++) {
+			m->c.findings[sev_of(ev->sess->findings[i].severity)]++;
+			m->c.findings_total++;
+		}
+		return;
+	}
 	if (!s) {
 		if (ev->type == EV_CLIENT && ev->line->kind == SMTP_LINE_COMMAND && ev->line->verb == SMTP_VERB_AUTH)
 			m->c.auth_attempts++;
@@ -609,8 +626,10 @@ static void model_emit(struct sink *sk, const struct event *ev)
 		s->closed = true;
 		s->state = "closed";
 		s->end_ts_us = ev->ts_us;
-		if (ev->sess)
+		if (ev->sess) {
 			update_auth(m, s, ev->sess);
+			add_findings(m, s, ev, ev->sess->findings, ev->sess->n_findings, 0);
+		}
 		break;
 	default:
 		break;

@@ -525,6 +525,40 @@ static void rule_cleartext_auth(struct ctx *c)
 			 "Credentials were sent without TLS (the server did not offer STARTTLS)."));
 }
 
+/* cleartext_auth for a session: credentials in clear that no transaction
+ * reports (password guessing then QUIT, or AUTH before STARTTLS). */
+static void rule_cleartext_auth_session(struct ctx *c, const struct verdict_session_input *in)
+{
+	if (!in->auth_clear)
+		return;
+	struct sbuf users = SBUF_INIT;
+	for (size_t i = 0; i < in->n_users; i++) {
+		if (i)
+			sbuf_adds(&users, ", ");
+		sbuf_adds(&users, in->users[i] ? in->users[i] : "");
+	}
+	char n[24], f[24];
+	snprintf(n, sizeof n, "%llu", in->auth_clear);
+	snprintf(f, sizeof f, "%llu", in->auth_clear_failed);
+	emit(c, "cleartext_auth", "high",
+	     detail_make(in->starttls_offered ?
+			 "%s AUTH attempt(s) sent credentials without TLS although the server offered STARTTLS "
+			 "(user(s) %s; %s refused), and no transaction of the session reports them." :
+			 "%s AUTH attempt(s) sent credentials without TLS (the server did not offer STARTTLS; "
+			 "user(s) %s; %s refused), and no transaction of the session reports them.",
+			 n, in->n_users ? sbuf_str(&users) : "unknown", f));
+	sbuf_free(&users);
+}
+
+size_t verdict_session_run(const struct verdict_session_input *in, struct finding *out, size_t max)
+{
+	struct ctx c = { NULL, NULL, out, max, 0 };
+	if (!in || !out || !max)
+		return 0;
+	rule_cleartext_auth_session(&c, in);
+	return c.n;
+}
+
 /* --- starttls_not_used */
 static void rule_starttls(struct ctx *c)
 {

@@ -212,7 +212,7 @@ static void h_data(void *u, struct smtp_txn *t, const uint8_t *p, size_t n)
 }
 static void h_gap(void *u, struct smtp_txn *t, uint64_t len) { (void)u; (void)len; hcur(t)->gaps++; }
 static void h_end(void *u, struct smtp_txn *t) { (void)u; hcur(t)->ends++; }
-static const struct smtp_msg_hooks cap_hooks = { h_begin, h_data, h_gap, h_end, NULL, NULL };
+static const struct smtp_msg_hooks cap_hooks = { .begin = h_begin, .data = h_data, .gap = h_gap, .end = h_end };
 
 static struct event_bus g_bus;
 static struct flow_info g_flow;
