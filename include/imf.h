@@ -47,6 +47,7 @@ struct imf_addr_list {
 	struct imf_addr *v; /* kept addresses, at most IMF_ADDR_MAX */
 	size_t n;           /* entries in v */
 	size_t more;        /* addresses seen beyond the cap */
+	size_t nul;         /* parses in which decoding a display name produced a NUL (now U+FFFD) */
 };
 
 struct imf_attachment {
@@ -127,9 +128,15 @@ void imf_addr_list_free(struct imf_addr_list *list);
 /* Decode an unstructured header body in[0..n) (RFC 2047 §5(1)) to out:
  * encoded words in any charset iconv knows become UTF-8; whitespace between
  * adjacent encoded words is dropped (§6.2); other bytes are copied as they
- * are. Returns 0, or -1 if an encoded word could not be decoded (it is then
- * copied as it was). */
+ * are. A NUL that decoding produces (=00, a base64 zero byte, UTF-16 "\0\0")
+ * becomes U+FFFD, as a NUL on the wire does: every consumer reads the result
+ * as a C string. Returns -1 if an encoded word could not be decoded (it is
+ * then copied as it was), else 1 if a NUL was replaced, else 0. */
 int rfc2047_decode(struct sbuf *out, const char *in, size_t n);
+
+/* Replace each NUL in b->buf[from..len) by U+FFFD (EF BF BD). Returns how
+ * many were replaced. */
+size_t imf_nul_to_fffd(struct sbuf *b, size_t from);
 
 /* Convert in[0..n) from charset (an RFC 2231 "*lang" suffix is ignored) to
  * UTF-8, appending to out; invalid sequences become U+FFFD. Returns 0, or -1

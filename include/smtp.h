@@ -167,6 +167,11 @@ struct smtp_rcpt {
 	char *notify;               /* NOTIFY= value or NULL (RFC 3461) */
 	char *orcpt;                /* ORCPT= value or NULL (RFC 3461) */
 	int reply;                  /* reply code to this RCPT, 0 while unknown */
+	char *reply_text;           /* text of a 4xx/5xx reply to it (last line, capped
+	                               SMTP_PARAM_MAX), else NULL: 550 unknown vs 450 greylisted */
+	int delivery;               /* LMTP (RFC 2033 §4.2): the reply for this recipient
+	                               after the message, 0 if none */
+	char *delivery_text;        /* its text when 4xx/5xx, else NULL */
 };
 
 struct smtp_mail_params {

@@ -147,11 +147,12 @@ static char *squeeze_dup(const char *s, size_t n)
 	return d;
 }
 
-static char *decode_dup(const char *s, size_t n)
+static char *decode_dup(struct imf_parser *p, const char *s, size_t n)
 {
 	struct sbuf dec = SBUF_INIT;
 	s = trim(s, n, &n);
-	rfc2047_decode(&dec, s, n);
+	if (rfc2047_decode(&dec, s, n) > 0)
+		imf_anom(p, ANOM_IMF_NUL_BYTE);
 	char *r = squeeze_dup(dec.buf ? dec.buf : "", dec.len);
 	sbuf_free(&dec);
 	return r;
@@ -227,7 +228,7 @@ static int hexval(int c)
  * percent-decoded and converted from the charset of section 0 ("charset'lang'",
  * the language ignored). A plain value goes through RFC 2047 (mailers put
  * encoded words in name= though RFC 2047 §5 forbids it). */
-static char *param_acc_value(const struct param_acc *a)
+static char *param_acc_value(struct imf_parser *p, const struct param_acc *a)
 {
 	if (a->have_sec && a->sec_set[0]) {
 		struct sbuf raw = SBUF_INIT, out = SBUF_INIT;
@@ -264,13 +265,15 @@ static char *param_acc_value(const struct param_acc *a)
 		}
 		if (!charset[0] || imf_charset_to_utf8(&out, charset, raw.buf ? raw.buf : "", raw.len) < 0)
 			sbuf_add(&out, raw.buf ? raw.buf : "", raw.len);
+		if (imf_nul_to_fffd(&out, 0)) /* "%00" (b07: invoice.pdf%00.exe) */
+			imf_anom(p, ANOM_IMF_NUL_BYTE);
 		char *r = out.len ? xstrndup(out.buf, out.len) : NULL;
 		sbuf_free(&raw);
 		sbuf_free(&out);
 		return r;
 	}
 	if (a->have_plain) {
-		char *r = decode_dup(a->plain.buf ? a->plain.buf : "", a->plain.len);
+		char *r = decode_dup(p, a->plain.buf ? a->plain.buf : "", a->plain.len);
 		if (!r[0]) {
 			free(r);
 			return NULL;
@@ -372,7 +375,7 @@ static void part_field(struct imf_parser *p, const char *name, size_t nl, const 
 		memset(&acc, 0, sizeof acc);
 		pt->seen_ctype = 1;
 		mime_field_parse(v, vn, pt->ctype, sizeof pt->ctype, pt->boundary, &pt->blen, "name", &acc);
-		pt->name_ct = param_acc_value(&acc);
+		pt->name_ct = param_acc_value(p, &acc);
 		param_acc_free(&acc);
 	} else if (name_is(name, nl, "content-disposition") && !pt->seen_cdisp) {
 		struct param_acc acc;
@@ -381,7 +384,7 @@ static void part_field(struct imf_parser *p, const char *name, size_t nl, const 
 		pt->seen_cdisp = 1;
 		mime_field_parse(v, vn, disp, sizeof disp, NULL, NULL, "filename", &acc);
 		pt->disp_attachment = strcmp(disp, "attachment") == 0;
-		pt->name_cd = param_acc_value(&acc);
+		pt->name_cd = param_acc_value(p, &acc);
 		param_acc_free(&acc);
 	}
 }
@@ -486,9 +489,11 @@ static void addr_field(struct imf_parser *p, unsigned bit, struct imf_addr_list 
 			imf_anom(p, ANOM_IMF_DUPLICATE_FIELD);
 		p->seen |= bit;
 	}
-	size_t before = l->more;
+	size_t before = l->more, nul = l->nul;
 	if (imf_parse_addresses(l, v, n) < 0)
 		imf_anom(p, ANOM_IMF_ADDRESS_SYNTAX);
+	if (l->nul > nul)
+		imf_anom(p, ANOM_IMF_NUL_BYTE);
 	if (l->more > before)
 		imf_anom(p, ANOM_IMF_TOO_MANY_ADDRESSES);
 }
@@ -584,8 +589,11 @@ static void top_field(struct imf_parser *p, const char *name, size_t nl, const c
 		size_t tl;
 		const char *t = trim(v, n, &tl);
 		struct sbuf dec = SBUF_INIT;
-		if (rfc2047_decode(&dec, t, tl) < 0)
+		int rc = rfc2047_decode(&dec, t, tl);
+		if (rc < 0)
 			imf_anom(p, ANOM_IMF_BAD_ENCODED_WORD);
+		else if (rc > 0)
+			imf_anom(p, ANOM_IMF_NUL_BYTE);
 		h->subject = xstrndup(dec.buf ? dec.buf : "", dec.len);
 		h->subject_raw = xstrndup(t, tl);
 		sbuf_free(&dec);
@@ -600,9 +608,9 @@ static void top_field(struct imf_parser *p, const char *name, size_t nl, const c
 			set_once(p, SEEN_RPATH, &h->return_path, return_path_dup(v, n));
 	} else if (name_is(name, nl, "x-mailer") || name_is(name, nl, "user-agent")) {
 		if (!(p->seen & SEEN_UA))
-			set_once(p, SEEN_UA, &h->user_agent, decode_dup(v, n));
+			set_once(p, SEEN_UA, &h->user_agent, decode_dup(p, v, n));
 	} else if (name_is(name, nl, "list-id")) {
-		set_once(p, SEEN_LISTID, &h->list_id, decode_dup(v, n));
+		set_once(p, SEEN_LISTID, &h->list_id, decode_dup(p, v, n));
 	} else if (name_is(name, nl, "received")) {
 		h->received_total++;
 		if (h->n_received < IMF_RECEIVED_MAX)

@@ -25,6 +25,7 @@ struct lexed {
 	size_t n, cap;      /* count, allocated */
 	struct sbuf text;   /* token texts */
 	int err;            /* something was malformed */
+	int nul;            /* an RFC 2047 word decoded to a NUL (replaced by U+FFFD) */
 };
 
 static void tok_push(struct lexed *lx, enum tok_type type, char ch, int ws, size_t off)
@@ -185,7 +186,7 @@ static void scratch_done(struct sbuf *b)
 		sbuf_clear(b);
 }
 
-static char *phrase_build(const struct lexed *lx, size_t a, size_t b)
+static char *phrase_build(struct lexed *lx, size_t a, size_t b)
 {
 	struct sbuf raw = keep_raw, dec = keep_dec;
 	sbuf_clear(&raw);
@@ -207,7 +208,8 @@ static char *phrase_build(const struct lexed *lx, size_t a, size_t b)
 	}
 	char *res = NULL;
 	if (raw.len) {
-		rfc2047_decode(&dec, raw.buf, raw.len);
+		if (rfc2047_decode(&dec, raw.buf, raw.len) > 0)
+			lx->nul = 1;
 		size_t s = 0, e = dec.len;
 		while (s < e && (dec.buf[s] == ' ' || dec.buf[s] == '\t'))
 			s++;
@@ -456,7 +458,7 @@ int imf_parse_addresses(struct imf_addr_list *list, const char *in, size_t n)
 
 int imf_parse_addresses_lexed(struct imf_addr_list *list, const char *in, size_t n)
 {
-	struct lexed lx = { keep_tok, 0, keep_tok_cap, keep_text, 0 };
+	struct lexed lx = { keep_tok, 0, keep_tok_cap, keep_text, 0, 0 };
 	keep_tok = NULL;
 	keep_tok_cap = 0;
 	keep_text = (struct sbuf)SBUF_INIT;
@@ -544,7 +546,8 @@ int imf_parse_addresses_lexed(struct imf_addr_list *list, const char *in, size_t
 			struct sbuf dec = keep_dec;
 			keep_dec = (struct sbuf)SBUF_INIT;
 			sbuf_clear(&dec);
-			rfc2047_decode(&dec, tok_text(&lx, c), c->len);
+			if (rfc2047_decode(&dec, tok_text(&lx, c), c->len) > 0)
+				lx.nul = 1;
 			if (dec.len)
 				name = xstrndup(dec.buf, dec.len);
 			scratch_done(&dec);
@@ -571,6 +574,7 @@ int imf_parse_addresses_lexed(struct imf_addr_list *list, const char *in, size_t
 	}
 	keep_tok = lx.v;
 	keep_tok_cap = lx.cap;
+	list->nul += (size_t)lx.nul;
 	return err ? -1 : 0;
 }
 

@@ -267,8 +267,29 @@ static int ew_decode_bytes(struct sbuf *out, const struct ew *w)
 	return 0;
 }
 
+size_t imf_nul_to_fffd(struct sbuf *b, size_t from)
+{
+	if (!b->buf || from >= b->len || !memchr(b->buf + from, '\0', b->len - from))
+		return 0;
+	struct sbuf t = SBUF_INIT;
+	size_t k = 0;
+	for (size_t i = from; i < b->len; i++) {
+		if (b->buf[i] == '\0') {
+			sbuf_add(&t, "\xef\xbf\xbd", 3);
+			k++;
+		} else {
+			sbuf_addc(&t, b->buf[i]);
+		}
+	}
+	b->len = from;
+	sbuf_add(b, t.buf, t.len);
+	sbuf_free(&t);
+	return k;
+}
+
 int rfc2047_decode(struct sbuf *out, const char *in, size_t n)
 {
+	size_t out_from = out->len;
 	struct conv_cache cc = CONV_CACHE_INIT;
 	struct sbuf pend = SBUF_INIT;   /* decoded bytes of adjacent words in one charset */
 	char pend_cs[CHARSET_NAME_MAX] = "";
@@ -342,6 +363,8 @@ int rfc2047_decode(struct sbuf *out, const char *in, size_t n)
 		sbuf_add(out, in + ws_start, ws_len);
 	if (!out->buf)
 		sbuf_add(out, "", 0);
+	if (imf_nul_to_fffd(out, out_from) && rc == 0)
+		rc = 1;
 	sbuf_free(&pend);
 	conv_cache_close(&cc);
 	return rc;

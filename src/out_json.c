@@ -246,6 +246,29 @@ static void rcpt_array(struct sbuf *b, const struct smtp_txn *t, int want_reject
 	ob_addc(b, ']');
 }
 
+/* "rcpt_replies": per stored recipient, its RCPT reply (code, and text when
+ * refused) and, in LMTP, its delivery reply after the message. */
+static void rcpt_replies(struct sbuf *b, const struct smtp_txn *t)
+{
+	key(b, "rcpt_replies");
+	ob_addc(b, '[');
+	for (size_t i = 0; i < t->n_rcpts; i++) {
+		const struct smtp_rcpt *r = &t->rcpts[i];
+		ob_add(b, i ? ",{\"addr\":" : "{\"addr\":", i ? 9 : 8);
+		esc_json_strn(b, r->addr, r->addr_n);
+		kv_int_or_null(b, "reply", r->reply);
+		if (r->reply_text)
+			kv_str(b, "text", r->reply_text);
+		if (r->delivery) {
+			kv_int_or_null(b, "delivery", r->delivery);
+			if (r->delivery_text)
+				kv_str(b, "delivery_text", r->delivery_text);
+		}
+		ob_addc(b, '}');
+	}
+	ob_addc(b, ']');
+}
+
 /* The transaction record without its closing "}\n". */
 /* "findings":[{"id":...,"severity":...,"detail":...},...] */
 static void findings_array(struct sbuf *b, const struct smtp_finding *f, size_t n)
@@ -299,6 +322,7 @@ static void txn_record(struct out_json *j, const struct event *ev)
 	rcpt_array(b, t, 0);
 	key(b, "rcpt_rejected");
 	rcpt_array(b, t, 1);
+	rcpt_replies(b, t);
 	kv_u64(b, "rcpt_total", t->n_rcpt_total);
 	kv_u64(b, "rcpt_accepted", t->n_rcpt_accepted);
 	kv_u64(b, "rcpt_rejected_count", t->n_rcpt_rejected);

@@ -275,6 +275,8 @@ struct sess {
 	bool hold_warned;             /* smtp_data_pipelined raised for this hold */
 	struct auth_attempt *auth_cur;/* the AUTH dialogue in progress, or NULL */
 	size_t auth_base;             /* attempts before it preceded the last STARTTLS */
+	bool mid_body;                /* picked up mid-stream, no known verb yet: lines may
+	                                 be the end of a message body (b12) */
 	struct auth_attempt auth_spare; /* used when SMTP_AUTH_MAX attempts are stored */
 	bool quit_warned;             /* smtp_data_after_quit raised */
 	/* data mode */
@@ -377,6 +379,8 @@ static void txn_free(struct txn_impl *t)
 		free(p->rcpts[i].addr);
 		free(p->rcpts[i].notify);
 		free(p->rcpts[i].orcpt);
+		free(p->rcpts[i].reply_text);
+		free(p->rcpts[i].delivery_text);
 	}
 	free(p->rcpts);
 	free(p->last_reply);
@@ -852,8 +856,20 @@ static void msg_finish(struct sess *s, bool complete, bool push_eod, uint64_t ts
 		.msg_bytes = t->pub.msg_bytes, .msg_lines = t->pub.msg_lines, .ts_us = ts,
 	};
 	emit_event(s, EV_CLIENT, ts, &ln, NULL, NULL);
-	if (push_eod)
+	if (push_eod && s->pub.helo_verb == SMTP_VERB_LHLO) {
+		/* RFC 2033 §4.2: one reply per recipient whose RCPT succeeded, in
+		 * RCPT order (an unanswered RCPT counts: its reply may be lost). */
+		size_t k = 0;
+		for (size_t i = 0; i < t->pub.n_rcpts; i++)
+			if (t->pub.rcpts[i].reply == 0 || t->pub.rcpts[i].reply / 100 == 2) {
+				pend_push(s, PEND_EOD, SMTP_VERB_DATA, t, ts)->rcpt_idx = i;
+				k++;
+			}
+		if (!k)
+			pend_push(s, PEND_EOD, SMTP_VERB_DATA, t, ts);
+	} else if (push_eod) {
 		pend_push(s, PEND_EOD, SMTP_VERB_DATA, t, ts);
+	}
 	txn_detach(s, t, SMTP_TXN_END_MESSAGE, ts);
 }
 
@@ -1479,6 +1495,23 @@ static void client_command(struct sess *s, const struct rawline *l, uint64_t ts)
 			.bare_lf = l->bare_lf, .ts_us = ts,
 		},
 	};
+	if (s->mid_body) {
+		if (cmd_table[i].verb != SMTP_VERB_UNKNOWN) {
+			s->mid_body = false;
+		} else {
+			/* Picked up inside DATA: text, not commands, and a "." line is
+			 * the end of a message whose start was not captured; its reply
+			 * answers it (RFC 5321 §4.1.1.4), so the pairing stays aligned. */
+			c.line.label = "mid-stream text";
+			if (l->n == 1 && l->p[0] == '.') {
+				c.line.label = "end of data (mid-stream)";
+				pend_push(s, PEND_EOD, SMTP_VERB_DATA, NULL, ts);
+				s->mid_body = false;
+			}
+			cmd_emit(s, &c);
+			return;
+		}
+	}
 	s->pub.n_commands++;
 	cmd_table[i].handler(s, &c);
 	cmd_emit(s, &c);
@@ -1874,8 +1907,15 @@ static void reply_effects(struct sess *s, struct pending *e, const struct smtp_r
 			t->pub.end_ts_us = ts;
 	}
 	if (e->kind == PEND_EOD) {
-		if (t)
+		if (t) {
 			t->pub.final_reply = code;
+			if (e->rcpt_idx < t->pub.n_rcpts) { /* LMTP */
+				struct smtp_rcpt *rc = &t->pub.rcpts[e->rcpt_idx];
+				rc->delivery = code;
+				free(rc->delivery_text);
+				rc->delivery_text = code >= 400 ? dup_cap(r->text, r->text_n, SMTP_PARAM_MAX) : NULL;
+			}
+		}
 		return;
 	}
 	if (e->kind == PEND_AUTH_RESP || e->verb == SMTP_VERB_AUTH) {
@@ -1931,8 +1971,12 @@ static void reply_effects(struct sess *s, struct pending *e, const struct smtp_r
 				t->pub.n_rcpt_accepted++;
 			else
 				t->pub.n_rcpt_rejected++;
-			if (e->rcpt_idx < t->pub.n_rcpts)
-				t->pub.rcpts[e->rcpt_idx].reply = code;
+			if (e->rcpt_idx < t->pub.n_rcpts) {
+				struct smtp_rcpt *rc = &t->pub.rcpts[e->rcpt_idx];
+				rc->reply = code;
+				free(rc->reply_text);
+				rc->reply_text = code >= 400 ? dup_cap(r->text, r->text_n, SMTP_PARAM_MAX) : NULL;
+			}
 		}
 		break;
 	case SMTP_VERB_DATA: {
@@ -2233,6 +2277,7 @@ struct smtp_session *smtp_session_new(const struct smtp_config *cfg, struct even
 	s->bus = bus;
 	s->pub.flow = fi;
 	s->pub.start_ts_us = ts_us;
+	s->mid_body = fi && !fi->syn_seen;
 	enter_state(s, SMTP_ST_COMMAND);
 	emit_event(s, EV_SESSION_BEGIN, ts_us, NULL, NULL, NULL);
 	return &s->pub;

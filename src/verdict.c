@@ -818,10 +818,10 @@ static int domain_char(unsigned char ch)
 
 /* The first address-looking "local@domain.tld" inside name, into buf
  * (also with the full-width U+FF20 or small U+FE6B commercial at). */
-static int name_find_address(const char *name, char *buf, size_t len)
+static int name_find_address(const char *name, size_t *pos, char *buf, size_t len)
 {
 	size_t n = strlen(name);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = *pos; i < n; i++) {
 		size_t atlen = 0;
 		if (name[i] == '@')
 			atlen = 1;
@@ -848,9 +848,25 @@ static int name_find_address(const char *name, char *buf, size_t len)
 		buf[i - s] = '@';
 		memcpy(buf + (i - s) + 1, dom, dl);
 		buf[i - s + 1 + dl] = '\0';
+		*pos = e;
 		return 1;
 	}
 	return 0;
+}
+
+/* x and y are the same mailbox: local parts equal ignoring ASCII case,
+ * domains equal in A-label form (a name may show "ivan@пример.рф" for
+ * ivan@xn--e1afmkfd.xn--p1ai: the same address, RFC 5890). */
+static int same_address(const char *x, const char *y)
+{
+	if (ascii_casecmp(x, y) == 0)
+		return 1;
+	const char *ax = strrchr(x, '@'), *ay = strrchr(y, '@');
+	if (!ax || !ay || ax - x != ay - y || ascii_ncasecmp(x, y, (size_t)(ax - x)) != 0)
+		return 0;
+	char da[DOMAIN_MAX], db[DOMAIN_MAX];
+	return verdict_domain_alabel(ax + 1, da, sizeof da) && verdict_domain_alabel(ay + 1, db, sizeof db) &&
+	       strcmp(da, db) == 0;
 }
 
 static void rule_display_name(struct ctx *c)
@@ -860,15 +876,32 @@ static void rule_display_name(struct ctx *c)
 		return;
 	for (size_t i = 0; i < h->from.n; i++) {
 		const struct imf_addr *a = &h->from.v[i];
-		char emb[512];
-		if (!a->name || !name_find_address(a->name, emb, sizeof emb))
+		if (!a->name)
 			continue;
-		if (ascii_casecmp(emb, a->address) == 0)
-			continue;
+		/* Every address-shaped text of the name counts, not only the first
+		 * ("billing@evil.example on behalf of service@paypal.com", b08):
+		 * the finding names the worst one (another Organizational Domain
+		 * before an alias of the same one). */
+		char emb[512], cand[512];
 		struct dom de, dr;
-		int same_org = dom_make(&de, addr_domain(emb), "name") == 0 &&
-			       dom_make(&dr, addr_domain(a->address), "From:") == 0 &&
-			       strcmp(de.org, dr.org) == 0;
+		int found = 0, same_org = 0;
+		size_t pos = 0;
+		while (found != 2 && name_find_address(a->name, &pos, cand, sizeof cand)) {
+			if (same_address(cand, a->address))
+				continue;
+			int so = dom_make(&de, addr_domain(cand), "name") == 0 &&
+				 dom_make(&dr, addr_domain(a->address), "From:") == 0 &&
+				 strcmp(de.org, dr.org) == 0;
+			if (!found || !so) {
+				memcpy(emb, cand, strlen(cand) + 1);
+				same_org = so;
+				found = so ? 1 : 2;
+			}
+		}
+		if (!found)
+			continue;
+		if (same_org)
+			dom_make(&de, addr_domain(emb), "name");
 		emit(c, "display_name_spoof", same_org ? "low" : "high",
 		     same_org ?
 		     detail_make("The From: display name \"%s\" shows the address %s but the mail is from %s "

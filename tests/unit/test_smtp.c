@@ -850,6 +850,124 @@ static void test_gaps_and_aborts(void)
 	CHECK(g_cap.n_commands == 8);
 }
 
+/* A gap inside DATA, then what the next bytes are (b06, review items 1-2):
+ * the row says whether the message ends at once, and with a bare-LF alarm. */
+static void test_gap_in_data_table(void)
+{
+	static const struct {
+		const char *after;   /* client bytes right after the gap */
+		bool ends;           /* the message ends with these bytes */
+		bool bare_lf;        /* smtp_bare_lf_in_data raised */
+		const char *next;    /* logged afterwards */
+	} rows[] = {
+		{ ".\r\n", true, false, "C QUIT\n" },                  /* the terminator alone */
+		{ ".\r\nQUIT\r\n", true, false, "C QUIT\n" },          /* terminator + a pipelined command */
+		{ "\n.\r\n", true, false, "C QUIT\n" },                /* the CR was lost: no bare LF */
+		{ "\nmore\r\n.\r\n", true, false, "C QUIT\n" },
+		{ ".\r\nnot a command\r\n.\r\n", true, false, "C QUIT\n" }, /* a dot ending a lost line */
+		{ ".hidden\r\n.\r\n", true, false, "C QUIT\n" },
+		{ "tail\nx\r\n.\r\n", true, true, "C QUIT\n" },        /* a real bare LF later */
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct smtp_session *s = sess_new(false);
+		S(s, GREET);
+		C(s, "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n");
+		S(s, "250 ok\r\n250 ok\r\n354 go\r\n");
+		C(s, "Subject: x\r\n\r\nline\r\n");
+		smtp_session_gap(s, FLOW_C2S, 100, ++g_ts);
+		C(s, rows[i].after);
+		S(s, "250 queued\r\n");
+		if (!strstr(rows[i].after, "QUIT"))
+			C(s, "QUIT\r\n");
+		S(s, "221 bye\r\n");
+		end(s);
+		CHECK(g_cap.n_txn == 1);
+		CHECK(g_cap.txn[0].final_reply == 250);
+		CHECK(has(&g_cap.anoms, ANOM_SMTP_BARE_LF_IN_DATA) == rows[i].bare_lf);
+		CHECK(!has(&g_cap.anoms, ANOM_SMTP_UNEXPECTED_REPLY));
+		CHECK(logged(rows[i].next));
+		CHECK(logged("R 221 QUIT ok\n"));
+		if (!g_cap.n_txn || g_cap.txn[0].final_reply != 250)
+			fprintf(stderr, "    row %zu\n", i);
+	}
+	/* the terminator itself lost: the server's reply ends the message */
+	struct smtp_session *s = sess_new(false);
+	S(s, GREET);
+	C(s, "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n");
+	S(s, "250 ok\r\n250 ok\r\n354 go\r\n");
+	C(s, "Subject: x\r\n\r\nline\r\n");
+	smtp_session_gap(s, FLOW_C2S, 100, ++g_ts);
+	S(s, "250 queued\r\n");
+	C(s, "QUIT\r\n");
+	S(s, "221 bye\r\n");
+	end(s);
+	CHECK(g_cap.n_txn == 1 && g_cap.txn[0].final_reply == 250);
+	CHECK(logged("R 221 QUIT ok\n"));
+}
+
+/* Picked up mid-stream inside a message body (b12); LMTP (b11); AUTH lines
+ * merged (b13); MAIL after a rejected MAIL (b14). */
+static void test_review_b11_to_b14(void)
+{
+	g_midstream = true;
+	struct smtp_session *s = sess_new(false);
+	C(s, "body line\r\nanother\r\n.\r\n");
+	S(s, "250 queued\r\n");
+	C(s, "MAIL FROM:<a@b.example>\r\n");
+	S(s, "250 ok\r\n");
+	C(s, "QUIT\r\n");
+	S(s, "221 bye\r\n");
+	end(s);
+	CHECK(g_cap.n_unknown == 0);
+	CHECK(logged("R 250 message ok\n"));
+	CHECK(logged("R 250 MAIL ok\n"));
+	CHECK(logged("R 221 QUIT ok\n"));
+	/* with the handshake seen, the same lines are unknown commands */
+	s = sess_new(false);
+	C(s, "body line\r\n");
+	end(s);
+	CHECK(g_cap.n_unknown == 1);
+
+	s = sess_new(false);
+	S(s, GREET);
+	C(s, "LHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@d.example>\r\nRCPT TO:<y@d.example>\r\n"
+	     "RCPT TO:<z@d.example>\r\nDATA\r\n");
+	S(s, "250 ok\r\n250 ok\r\n250 ok\r\n550 no\r\n250 ok\r\n354 go\r\n");
+	C(s, "hi\r\n.\r\nQUIT\r\n");
+	S(s, "250 x ok\r\n452 z full\r\n221 bye\r\n");
+	end(s);
+	CHECK(!has(&g_cap.anoms, ANOM_SMTP_UNEXPECTED_REPLY));
+	CHECK(logged("R 221 QUIT ok\n"));
+	CHECK(g_cap.n_txn == 1 && g_cap.txn[0].final_reply == 452);
+
+	s = sess_new(false);
+	S(s, GREET);
+	C(s, "EHLO c\r\n");
+	S(s, "250-mx\r\n250-AUTH PLAIN LOGIN\r\n250-AUTH=PLAIN LOGIN  XOAUTH2\r\n250 8BITMIME\r\n");
+	end(s);
+	CHECK_STR(g_cap.caps.auth, "PLAIN LOGIN XOAUTH2");
+
+	s = sess_new(false);
+	S(s, GREET);
+	C(s, "MAIL FROM:<a@bad.example>\r\n");
+	S(s, "550 no\r\n");
+	C(s, "MAIL FROM:<a@good.example>\r\n");
+	S(s, "250 ok\r\n");
+	C(s, "MAIL FROM:<again@good.example>\r\n");
+	S(s, "503 nested\r\n");
+	end(s);
+	CHECK(has(&g_cap.anoms, ANOM_SMTP_NESTED_MAIL)); /* the third one is nested */
+	CHECK(g_cap.n_txn == 2);
+	s = sess_new(false);
+	S(s, GREET);
+	C(s, "MAIL FROM:<a@bad.example>\r\n");
+	S(s, "550 no\r\n");
+	C(s, "MAIL FROM:<a@good.example>\r\n");
+	S(s, "250 ok\r\n");
+	end(s);
+	CHECK(!has(&g_cap.anoms, ANOM_SMTP_NESTED_MAIL));
+}
+
 int main(void)
 {
 	test_reply_resync_on_354();
@@ -872,6 +990,8 @@ int main(void)
 	test_data_split_points();
 	test_bounds();
 	test_gaps_and_aborts();
+	test_gap_in_data_table();
+	test_review_b11_to_b14();
 	cap_reset();
 	TEST_MAIN_END();
 }

@@ -228,6 +228,7 @@ static void cap_reset(void)
 }
 
 /* A new session on a fresh capture. */
+static bool g_midstream; /* the next sess_new(): no handshake seen */
 static struct smtp_session *sess_new(bool show_secrets)
 {
 	cap_reset();
@@ -241,6 +242,8 @@ static struct smtp_session *sess_new(bool show_secrets)
 	g_flow.server.family = 4;
 	g_flow.server.addr[0] = 198; g_flow.server.addr[1] = 51; g_flow.server.addr[2] = 100; g_flow.server.addr[3] = 25;
 	g_flow.server.port = 25;
+	g_flow.syn_seen = !g_midstream; /* the handshake was seen (unless g_midstream) */
+	g_midstream = false;
 	struct smtp_config cfg = { show_secrets, &cap_hooks };
 	return smtp_session_new(&cfg, &g_bus, &g_flow, 1000000);
 }
