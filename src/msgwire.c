@@ -146,7 +146,16 @@ static void mw_session_end(void *user, struct smtp_session *s)
 		const struct auth_attempt *a = &s->auth[i];
 		if (a->tls || !(a->has_user || a->has_secret))
 			continue;
-		if (a->in_txn) {
+		/* covered: the AUTH of a cleartext transaction (whose finding names
+		 * it), or an earlier try of that same user (a mistyped password
+		 * before the success is the same exposure, already reported) */
+		bool cov = a->in_txn;
+		for (size_t k = 0; !cov && k < s->n_auth; k++) {
+			const struct auth_attempt *b = &s->auth[k];
+			cov = b->in_txn && !b->tls && a->has_user && b->has_user && a->user.len == b->user.len &&
+			      memcmp(sbuf_str(&a->user), sbuf_str(&b->user), a->user.len) == 0;
+		}
+		if (cov) {
 			covered++;
 			continue;
 		}
