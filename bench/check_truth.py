@@ -25,6 +25,13 @@ What is strict and what is tolerated:
     not SMTP sessions of the truth (background HTTP and random TCP flows
     included), no extra transaction in a clean session, no from_mismatch
     finding on an aligned message.
+  * --loss-strict MIN: lossy sessions are held to what capture loss cannot
+    excuse: at least MIN (e.g. 0.99) of all messages found; no finding there
+    that the traffic does not hold (a from_mismatch on an aligned message, or
+    any finding id that no clean session of the run produced, such as
+    smtp_smuggling or missing_from); no invented transaction (more records
+    with MAIL than messages, or a MAIL FROM that no message of the session
+    has).
 Python 3 standard library only.
 """
 import argparse
@@ -105,6 +112,9 @@ def main():
     ap.add_argument("truth")
     ap.add_argument("output")
     ap.add_argument("--examples", type=int, default=5, help="examples shown per failed check")
+    ap.add_argument("--loss-strict", type=float, default=None, metavar="MIN",
+                    help="also hold lossy sessions to: MIN share of messages found, no finding the "
+                         "traffic does not hold, no invented transaction")
     a = ap.parse_args()
 
     truth = load_jsonl(a.truth, "truth")
@@ -168,6 +178,14 @@ def main():
 
     n_msgs = n_msgs_found = 0
     lossy_total = lossy_complete = 0
+    # finding ids the generator's traffic can hold: those of clean sessions
+    clean_ids = set()
+    for key, tr in smtp.items():
+        if not tr.get("lossy"):
+            for t in o_txn.get(key, []):
+                clean_ids |= set(finding_ids(t))
+            for s0 in o_sess.get(key, []):
+                clean_ids |= set(finding_ids(s0))
     for key, tr in smtp.items():
         lossy = bool(tr.get("lossy"))
         ss = o_sess.get(key, [])
@@ -263,6 +281,25 @@ def main():
                                f"{[f for f in t.get('findings') or [] if isinstance(f, dict) and f.get('id') == 'from_mismatch']}")
         if lossy and complete:
             lossy_complete += 1
+        if lossy and a.loss_strict is not None:
+            froms = [m["mail_from"] for m in want]
+            C("loss: no invented transaction in lossy sessions").item(
+                len(msgs) <= len(want) and all(t.get("mail_from") in froms for t in msgs),
+                f"{desc(tr)}: truth MAIL FROM {froms}, smtpscope {[t.get('mail_from') for t in msgs]}")
+            for t in txns + ss:
+                extra = [i for i in finding_ids(t) if i not in clean_ids]
+                C("loss: no finding the traffic does not hold").item(
+                    not extra, f"{desc(tr)}: {t.get('type')} finding(s) {extra} appear in no clean session")
+            for i, m in enumerate(want):
+                t = pair.get(i)
+                if t is not None and not m["spoofed"]:
+                    C("loss: no false spoof in lossy sessions").item(
+                        "from_mismatch" not in finding_ids(t),
+                        f"{desc(tr)} message {i + 1}: aligned, from_mismatch reported")
+
+    if a.loss_strict is not None:
+        C(f"loss: at least {a.loss_strict:.1%} of messages found").item(
+            n_msgs_found >= a.loss_strict * n_msgs, f"{n_msgs_found} of {n_msgs} messages found")
 
     # ---- report
     failed = passed = 0

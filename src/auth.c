@@ -419,7 +419,7 @@ void auth_server_result(struct auth_attempt *a, int code)
 	a->reply_code = code;
 	if (a->cancelled)
 		a->result = AUTH_RESULT_CANCELLED;
-	else if (code >= 200 && code < 300)
+	else if (code == 235) /* RFC 4954 §6: 235 is the only success */
 		a->result = AUTH_RESULT_SUCCESS;
 	else if (code >= 400)
 		a->result = AUTH_RESULT_FAILURE;

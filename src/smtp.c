@@ -2049,6 +2049,92 @@ static void reply_effects(struct sess *s, struct pending *e, const struct smtp_r
 }
 
 /* A complete reply: pair it, emit EV_REPLY, apply its effects. */
+/* What a reply can answer (RFC 5321 §4.2-4.3, RFC 3463, RFC 4954, RFC 3207):
+ * false only when the reply cannot be the answer to e, so that a lost reply
+ * can be recognised. Codes that answer one command only: 354 DATA, 334 and
+ * 235 AUTH, 221 QUIT, 220 STARTTLS; enhanced codes X.1.5 and X.1.1-6/10
+ * (destination mailbox) RCPT, 2.1.0 and X.1.7/8 (sender) MAIL; a multi-line
+ * 250 listing capabilities EHLO/LHLO. And commands that take few codes:
+ * DATA 354 or a failure, QUIT 221 (or a failure), AUTH 334/235 or a failure,
+ * STARTTLS 220 or a failure, the end of a message no 3yz/220/221/235. */
+static bool reply_fits(const struct pending *e, const struct smtp_reply *r)
+{
+	int c = r->code, cls = c / 100;
+	bool fail = cls == 4 || cls == 5;
+	bool auth = e->kind == PEND_AUTH_RESP || (e->kind == PEND_CMD && e->verb == SMTP_VERB_AUTH);
+	enum smtp_verb v = e->kind == PEND_CMD ? e->verb : SMTP_VERB_UNKNOWN;
+	if (e->kind == PEND_EOD)
+		return fail || (cls == 2 && c != 220 && c != 221 && c != 235);
+	if (auth)
+		return fail || c == 334 || c == 235;
+	switch (v) {
+	case SMTP_VERB_DATA: return fail || c == 354;
+	case SMTP_VERB_QUIT: return fail || c == 221;
+	case SMTP_VERB_STARTTLS: return fail || c == 220;
+	case SMTP_VERB_UNKNOWN: return true; /* unknown verbs get anything */
+	default: break;
+	}
+	if (c == 354 || c == 334 || c == 235 || c == 221 || c == 220)
+		return false; /* answer one command only, and it is not this one */
+	/* enhanced status codes, "class.subject.detail" (RFC 3463 §3.3-3.4):
+	 * subject 1 is addressing status, the reply of MAIL, RCPT, VRFY or EXPN */
+	if (r->enhanced[0] && r->enhanced[1] == '.' && r->enhanced[2] == '1' && r->enhanced[3] == '.' &&
+	    cls == 2 && v != SMTP_VERB_MAIL && v != SMTP_VERB_RCPT && v != SMTP_VERB_VRFY && v != SMTP_VERB_EXPN)
+		return false;
+	if (r->enhanced[0] && r->enhanced[1] == '.' && r->enhanced[2] == '1' && r->enhanced[3] == '.' &&
+	    (v == SMTP_VERB_MAIL || v == SMTP_VERB_RCPT)) {
+		int d = atoi(r->enhanced + 4);
+		bool rcpt_only = d == 1 || d == 2 || d == 3 || d == 4 || d == 5 || d == 6 || d == 10;
+		bool mail_only = d == 7 || d == 8 || (d == 0 && r->enhanced[0] == '2');
+		if (rcpt_only && v == SMTP_VERB_MAIL)
+			return false;
+		if (mail_only && v == SMTP_VERB_RCPT)
+			return false;
+	}
+	if (c == 250 && r->n_lines > 1 && v != SMTP_VERB_EHLO && v != SMTP_VERB_LHLO && v != SMTP_VERB_HELO &&
+	    v != SMTP_VERB_HELP) {
+		/* a capability list answers EHLO/LHLO: a second line that is a
+		 * known EHLO keyword */
+		const uint8_t *p = r->lines[1].p + (r->lines[1].n >= 4 ? 4 : r->lines[1].n);
+		size_t m = r->lines[1].n >= 4 ? r->lines[1].n - 4 : 0, k = 0;
+		while (k < m && !is_sp(p[k]) && p[k] != '=')
+			k++;
+		for (size_t j = 0; cap_table[j].name; j++)
+			if (eq_ci_n(p, k, cap_table[j].name, cap_table[j].len))
+				return false;
+	}
+	return true;
+}
+
+/* Position in the queue of the first entry r can answer (0: the head), at
+ * most SMTP_RESYNC_LOOKAHEAD entries deep; SIZE_MAX if none. */
+#define SMTP_RESYNC_LOOKAHEAD 32
+static size_t reply_fit_index(const struct sess *s, const struct smtp_reply *r)
+{
+	for (size_t k = 0; k < s->qlen && k < SMTP_RESYNC_LOOKAHEAD; k++)
+		if (reply_fits(&s->q[(s->qhead + k) % s->qcap], r))
+			return k;
+	return SIZE_MAX;
+}
+
+/* A 354 that answers nothing queued, while a transaction with MAIL waits
+ * for its message: the DATA command was lost in a client-side gap (RFC 5321
+ * §4.3.2: only DATA gets 354). Enter data mode as DATA would have. */
+static bool reply_data_lost(struct sess *s, struct smtp_reply *r, uint64_t ts)
+{
+	struct txn_impl *t = s->cur;
+	if (r->code != 354 || s->pub.state != SMTP_ST_COMMAND || !t || !t->pub.has_mail ||
+	    t->pub.msg_started || t->pub.xfer != SMTP_XFER_NONE || !s->pub.gap_bytes[0])
+		return false;
+	raise_anom(s, t, ANOM_SMTP_REPLY_RESYNC);
+	t->pub.data_reply = 354;
+	data_start(s, ts);
+	r->answer = SMTP_ANSWER_INTERMEDIATE;
+	r->answers = SMTP_VERB_DATA;
+	r->label = "DATA continue (command lost)";
+	return true;
+}
+
 static void reply_finish(struct sess *s, uint64_t ts)
 {
 	/* The reply is complete from here on: its effects may release held
@@ -2079,6 +2165,7 @@ static void reply_finish(struct sess *s, uint64_t ts)
 		enter_state(s, SMTP_ST_COMMAND);
 		line_done(&s->lb[FLOW_C2S]);
 	}
+	bool unexpected = false;
 	if (r.code == 0) {
 		r.answer = SMTP_ANSWER_INVALID;
 		r.label = "invalid";
@@ -2094,57 +2181,74 @@ static void reply_finish(struct sess *s, uint64_t ts)
 			raise_anom(s, NULL, ANOM_SMTP_BAD_GREETING);
 		r.answer = SMTP_ANSWER_GREETING;
 		r.label = r.code == 220 ? "greeting" : "greeting refused";
-	} else if (s->qlen == 0) {
-		if (!s->greeting_seen)
+	} else {
+		if (!s->greeting_seen) {
 			s->greeting_seen = true;
+			if (s->qlen)
+				raise_anom(s, NULL, ANOM_SMTP_NO_GREETING);
+		}
+		/* The reply answers the head entry unless it cannot (reply_fits):
+		 * then the replies of the entries before the first one it fits
+		 * were lost (a server-side capture gap) and are skipped, so one
+		 * lost reply does not shift every later pairing. A client held in
+		 * WAIT_* whose awaited reply never came (a silent server) has its
+		 * held commands released first: the reply may answer one of them. */
+		size_t k = reply_fit_index(s, &r);
+		if (k == SIZE_MAX && s->qlen && state_is_wait(s->pub.state)) {
+			client_force(s, ts);
+			k = reply_fit_index(s, &r);
+		}
+		/* Replies go missing in server-side gaps; without one, only a code
+		 * whose command is certain (354 DATA, 334/235 AUTH, 221 QUIT) or a
+		 * reply that cannot answer the
+		 * AUTH at the head (a silent server, the client moved on) skips
+		 * entries, and a reply that fits nothing still answers the head,
+		 * as a server that misbehaves is still answering in order. */
+		const struct pending *hd = s->qlen ? &s->q[s->qhead] : NULL;
+		bool lossy = s->pub.gap_bytes[1] != 0;
+		bool certain = r.code == 354 || r.code == 334 || r.code == 235 || r.code == 221;
+		bool skip_ok = lossy || certain ||
+		               (hd && (hd->kind == PEND_AUTH_RESP || (hd->kind == PEND_CMD && hd->verb == SMTP_VERB_AUTH)));
+		if (k == SIZE_MAX && s->qlen && !lossy && !certain)
+			k = 0;
+		if (k != SIZE_MAX && k > 0 && !skip_ok)
+			k = 0;
+		if (k == SIZE_MAX) {
+			unexpected = true;
+		} else {
+			if (k > 0)
+				raise_anom(s, NULL, ANOM_SMTP_REPLY_RESYNC);
+			while (k--) {
+				struct pending *old = &s->q[s->qhead];
+				s->qhead = (s->qhead + 1) % s->qcap;
+				s->qlen--;
+				if (old->txn && --old->txn->npending == 0 && old->txn->client_closed)
+					txn_emit(s, old->txn, ts);
+			}
+			/* every reply, intermediate (334, 354) or final, answers one entry */
+			e = s->q[s->qhead];
+			s->qhead = (s->qhead + 1) % s->qcap;
+			s->qlen--;
+			have = true;
+			r.answers = e.verb;
+			if (e.kind == PEND_EOD) {
+				r.answer = SMTP_ANSWER_MESSAGE;
+				label_join(s->label, sizeof s->label, "message", class_word(r.code), NULL);
+			} else if (e.kind == PEND_AUTH_RESP) {
+				r.answer = r.code / 100 == 3 ? SMTP_ANSWER_INTERMEDIATE : SMTP_ANSWER_AUTH;
+				label_join(s->label, sizeof s->label, "AUTH", class_word(r.code), NULL);
+			} else {
+				r.answer = r.code / 100 == 3 ? SMTP_ANSWER_INTERMEDIATE : SMTP_ANSWER_COMMAND;
+				label_join(s->label, sizeof s->label, smtp_verb_str(e.verb), class_word(r.code), NULL);
+			}
+			r.label = s->label;
+		}
+	}
+	if (unexpected && !reply_data_lost(s, &r, ts)) {
 		if (r.code != 421) /* 421 may come unsolicited (RFC 5321 §3.8) */
 			raise_anom(s, NULL, ANOM_SMTP_UNEXPECTED_REPLY);
 		r.answer = SMTP_ANSWER_UNEXPECTED;
 		r.label = "unexpected";
-	} else {
-		if (!s->greeting_seen) {
-			s->greeting_seen = true;
-			raise_anom(s, NULL, ANOM_SMTP_NO_GREETING);
-		}
-		/* 354 answers DATA and nothing else (RFC 5321 §4.3.2): if commands
-		 * before the DATA are still unanswered, their replies were lost
-		 * (or glued to another line): skip them and pair with the DATA. */
-		if (r.code == 354 && !(s->q[s->qhead].kind == PEND_CMD && s->q[s->qhead].verb == SMTP_VERB_DATA)) {
-			size_t k = 1;
-			while (k < s->qlen) {
-				const struct pending *c = &s->q[(s->qhead + k) % s->qcap];
-				if (c->kind == PEND_CMD && c->verb == SMTP_VERB_DATA)
-					break;
-				k++;
-			}
-			if (k < s->qlen) {
-				raise_anom(s, NULL, ANOM_SMTP_REPLY_RESYNC);
-				while (k--) {
-					struct pending *old = &s->q[s->qhead];
-					s->qhead = (s->qhead + 1) % s->qcap;
-					s->qlen--;
-					if (old->txn && --old->txn->npending == 0 && old->txn->client_closed)
-						txn_emit(s, old->txn, ts);
-				}
-			}
-		}
-		/* every reply, intermediate (334, 354) or final, answers one entry */
-		e = s->q[s->qhead];
-		s->qhead = (s->qhead + 1) % s->qcap;
-		s->qlen--;
-		have = true;
-		r.answers = e.verb;
-		if (e.kind == PEND_EOD) {
-			r.answer = SMTP_ANSWER_MESSAGE;
-			label_join(s->label, sizeof s->label, "message", class_word(r.code), NULL);
-		} else if (e.kind == PEND_AUTH_RESP) {
-			r.answer = r.code / 100 == 3 ? SMTP_ANSWER_INTERMEDIATE : SMTP_ANSWER_AUTH;
-			label_join(s->label, sizeof s->label, "AUTH", class_word(r.code), NULL);
-		} else {
-			r.answer = r.code / 100 == 3 ? SMTP_ANSWER_INTERMEDIATE : SMTP_ANSWER_COMMAND;
-			label_join(s->label, sizeof s->label, smtp_verb_str(e.verb), class_word(r.code), NULL);
-		}
-		r.label = s->label;
 	}
 	emit_event(s, EV_REPLY, ts, NULL, &r, NULL);
 	if (have) {

@@ -968,6 +968,60 @@ static void test_review_b11_to_b14(void)
 	CHECK(!has(&g_cap.anoms, ANOM_SMTP_NESTED_MAIL));
 }
 
+/* What a reply can answer (review items 4 and 12): a lost reply does not
+ * shift the later pairings; a reply that cannot answer AUTH leaves its
+ * result unknown. */
+static void test_reply_fit_table(void)
+{
+	/* the reply to MAIL lost: "550 5.1.1" answers RCPT, not MAIL */
+	struct smtp_session *s = sess_new(false);
+	S(s, GREET);
+	C(s, "MAIL FROM:<a@b.example>\r\n");
+	C(s, "RCPT TO:<nobody@d.example>\r\n");
+	smtp_session_gap(s, FLOW_S2C, 20, ++g_ts);
+	S(s, "550 5.1.1 no such user\r\n");
+	C(s, "QUIT\r\n");
+	S(s, "221 2.0.0 bye\r\n");
+	end(s);
+	CHECK(logged("R 550 RCPT rejected\n"));
+	CHECK(logged("R 221 QUIT ok\n"));
+	CHECK(g_cap.n_txn == 1 && g_cap.txn[0].mail_reply == 0);
+	CHECK(has(&g_cap.anoms, ANOM_SMTP_REPLY_RESYNC));
+	/* a silent server after the AUTH password, then QUIT: the 221 is QUIT's */
+	s = sess_new(false);
+	S(s, GREET);
+	C(s, "EHLO c\r\n");
+	S(s, "250-mx\r\n250 AUTH LOGIN\r\n");
+	C(s, "AUTH LOGIN\r\n");
+	S(s, "334 VXNlcm5hbWU6\r\n");
+	C(s, "dXNlcg==\r\n");
+	S(s, "334 UGFzc3dvcmQ6\r\n");
+	C(s, "cGFzcw==\r\n");
+	C(s, "QUIT\r\n");
+	S(s, "221 bye\r\n");
+	end(s);
+	CHECK(logged("R 221 QUIT ok\n"));
+	CHECK(g_cap.n_auth == 1 && g_cap.auth_result[0] == AUTH_RESULT_UNKNOWN);
+	/* a capability list cannot answer MAIL: the EHLO reply came late */
+	s = sess_new(false);
+	S(s, GREET);
+	C(s, "EHLO c\r\nMAIL FROM:<a@b.example>\r\n");
+	smtp_session_gap(s, FLOW_S2C, 20, ++g_ts);
+	S(s, "250 2.1.0 ok\r\n");
+	end(s);
+	CHECK(logged("R 250 MAIL ok\n"));
+	/* replies that fit still pair in order (no resync) */
+	s = sess_new(false);
+	S(s, GREET);
+	C(s, "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n");
+	S(s, "250 ok\r\n250 ok\r\n354 go\r\n");
+	C(s, "x\r\n.\r\nQUIT\r\n");
+	S(s, "250 queued\r\n221 bye\r\n");
+	end(s);
+	CHECK(!has(&g_cap.anoms, ANOM_SMTP_REPLY_RESYNC));
+	CHECK(g_cap.n_txn == 1 && g_cap.txn[0].final_reply == 250);
+}
+
 int main(void)
 {
 	test_reply_resync_on_354();
@@ -992,6 +1046,7 @@ int main(void)
 	test_gaps_and_aborts();
 	test_gap_in_data_table();
 	test_review_b11_to_b14();
+	test_reply_fit_table();
 	cap_reset();
 	TEST_MAIN_END();
 }
