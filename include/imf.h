@@ -100,6 +100,10 @@ void imf_push(struct imf_parser *p, const uint8_t *data, size_t len);
 void imf_gap(struct imf_parser *p, uint64_t len);
 /* End of message: flush what is pending. Further pushes are ignored. */
 void imf_finish(struct imf_parser *p);
+/* The message was cut (RST, end of capture, a lost end of data) before it
+ * ended: a header block still open is truncated, not complete (so no
+ * finding judges fields it may have missed). Call before imf_finish(). */
+void imf_cut(struct imf_parser *p);
 /* The fields so far; valid until imf_parser_reset() or imf_parser_free(). */
 const struct imf_headers *imf_headers(const struct imf_parser *p);
 void imf_parser_free(struct imf_parser *p);

@@ -983,6 +983,12 @@ void imf_gap(struct imf_parser *p, uint64_t len)
 	p->line_over = 1;
 }
 
+void imf_cut(struct imf_parser *p)
+{
+	if (p->state == ST_HEADERS || p->state == ST_HEADERS_SKIP)
+		p->h.truncated = true;
+}
+
 void imf_finish(struct imf_parser *p)
 {
 	if (p->state == ST_DONE)

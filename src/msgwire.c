@@ -76,8 +76,11 @@ static void mw_end(void *user, struct smtp_txn *t)
 	struct msgwire *m = user;
 	if (m->x)
 		extract_end(m->x, t);
-	if (t->headers)
+	if (t->headers) {
+		if (!t->msg_complete)
+			imf_cut(t->headers);
 		imf_finish(t->headers);
+	}
 }
 
 static void mw_complete(void *user, struct smtp_txn *t)

@@ -2169,7 +2169,10 @@ static void reply_finish(struct sess *s, uint64_t ts)
 	if (r.code == 0) {
 		r.answer = SMTP_ANSWER_INVALID;
 		r.label = "invalid";
-	} else if (!s->greeting_seen && (s->qlen == 0 || r.code == 220 || r.code == 554)) {
+	} else if (!s->greeting_seen && (s->qlen == 0 || r.code == 220 || r.code == 554) &&
+	           !(r.code == 220 && s->qlen && s->pub.flow && !s->pub.flow->syn_seen &&
+	             s->q[s->qhead].kind == PEND_CMD && s->q[s->qhead].verb == SMTP_VERB_STARTTLS)) {
+		/* (picked up mid-stream at STARTTLS, a 220 is its answer, RFC 3207 §4) */
 		/* RFC 5321 §3.1: 220 greeting, or 554 refusal; a client may have
 		 * sent its whole dialogue already (blind pipelining). */
 		s->greeting_seen = true;

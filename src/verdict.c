@@ -26,7 +26,9 @@
 #define LOOKALIKE_PEERS_MAX 64  /* distinct domains compared for look-alikes */
 #define LOOKALIKE_FINDINGS_MAX 4
 #define EDIT_LEN_MAX 64      /* longer strings are not compared by edit distance */
-#define LOOKALIKE_MIN_LEN 6  /* shorter Organizational Domains are not compared */
+#define LOOKALIKE_LABEL_MIN 4 /* registrable labels shorter than this are not compared
+                                 ("bt.com" vs "bp.com": the TLD does not make a name long) */
+#define LOOKALIKE_SAME_LABEL_MIN 3 /* the same label under two suffixes: "gmx.de" vs "gmx.net" */
 
 /* ------------------------------------------------------------------ PSL */
 
@@ -1218,7 +1220,10 @@ static void rule_lookalike(struct ctx *c)
 			if (j == i || (j < nsubj && j < i))
 				continue; /* each pair of subjects once */
 			const char *x = peers[i].org, *y = peers[j].org;
-			if (strcmp(x, y) == 0 || strlen(x) < LOOKALIKE_MIN_LEN || strlen(y) < LOOKALIKE_MIN_LEN)
+			size_t lx = strcspn(x, "."), ly = strcspn(y, ".");
+			bool same_label = lx == ly && memcmp(x, y, lx) == 0;
+			if (strcmp(x, y) == 0 ||
+			    (same_label ? lx < LOOKALIKE_SAME_LABEL_MIN : lx < LOOKALIKE_LABEL_MIN || ly < LOOKALIKE_LABEL_MIN))
 				continue;
 			unsigned dist = verdict_edit_distance(x, y, 2);
 			if (dist < 1 || dist > 2)
@@ -1232,8 +1237,7 @@ static void rule_lookalike(struct ctx *c)
 			pairs[npairs][0] = x;
 			pairs[npairs][1] = y;
 			npairs++;
-			size_t lx = strcspn(x, "."), ly = strcspn(y, ".");
-			if (lx == ly && memcmp(x, y, lx) == 0) {
+			if (same_label) {
 				/* same registrable label, other public suffix: a company's
 				 * country domains, or a registration under another TLD */
 				char label[DOMAIN_MAX];

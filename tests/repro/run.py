@@ -3,7 +3,8 @@
 ../shared/repro/more/). Each case is a file tests/repro/<case>.py with:
 
     SCRIPT = "more/b01_....py"   # the generator, relative to the repro folder
-    ARGS   = []                  # extra arguments to the generator (optional)
+    ARGS   = []                  # extra arguments to the generator (optional;
+                                 # "{out}" stands for the case's output folder)
     PCAP   = None                # pcap name if not SCRIPT's stem (optional)
     OPTS   = []                  # extra smtpscope options (optional)
     def check(recs, run):        # recs: the JSON records of `--json --events`;
@@ -62,7 +63,8 @@ def main():
             script = os.path.join(repro, mod.SCRIPT)
             out = os.path.join(tmp, name)
             os.makedirs(out, exist_ok=True)
-            g = subprocess.run([sys.executable, script] + list(getattr(mod, "ARGS", [])),
+            args = [x.replace("{out}", out) for x in getattr(mod, "ARGS", [])]
+            g = subprocess.run([sys.executable, script] + args,
                                cwd=ROOT, env=dict(env, REPRO_OUT=out),
                                capture_output=True, text=True, timeout=600)
             if g.returncode != 0:
