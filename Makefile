@@ -11,9 +11,41 @@ PKGS     := libpcap ncursesw libpsl
 # packet (about 10 % less CPU, docs/benchmarks.md).
 CFLAGS   ?= -O2 -g -flto=auto
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+# Hardening, as Debian's dpkg-buildflags (hardening=+all) and OpenSSH's
+# configure do it: stack protector, stack-clash probes, CET (x86), PIE,
+# full RELRO with immediate binding, and _FORTIFY_SOURCE=3 (2 where the
+# compiler or libc has no level 3). Each compiler flag is used only if $(CC)
+# accepts it. FORTIFY needs optimisation and is left out of the sanitizer
+# builds (asan, tsan, fuzz: any -fsanitize in CFLAGS), whose interceptors it
+# would bypass. They come before CFLAGS so that CFLAGS can still override
+# them (e.g. -fno-stack-protector). HARDEN=0 builds without any of it (for
+# comparisons: docs/benchmarks.md, "Hardening").
+HARDEN   ?= 1
+cc_accepts = $(shell $(CC) -Werror $(1) -x c -c /dev/null -o /dev/null >/dev/null 2>&1 && echo $(1))
+ifeq ($(HARDEN),1)
+HARDEN_CFLAGS := -Wformat -Wformat-security \
+                 $(call cc_accepts,-fstack-protector-strong) \
+                 $(call cc_accepts,-fstack-clash-protection) \
+                 $(call cc_accepts,-fcf-protection) \
+                 -fPIE
+HARDEN_LDFLAGS := -pie -Wl,-z,relro -Wl,-z,now
+ifneq ($(filter -O -O1 -O2 -O3 -Os -Og -Oz -Ofast,$(CFLAGS)),)
+ifeq ($(findstring -fsanitize,$(CFLAGS)),)
+# level 3 needs gcc >= 12 or clang >= 9 and glibc >= 2.34; glibc says which
+# level it took in __USE_FORTIFY_LEVEL (its own warning sits in a system header)
+FORTIFY_LEVEL := $(shell printf '\043include <string.h>\n\043if __USE_FORTIFY_LEVEL < 3\n\043error\n\043endif\n' | \
+                   $(CC) -O2 -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3 -x c -c - -o /dev/null >/dev/null 2>&1 \
+                   && echo 3 || echo 2)
+HARDEN_CFLAGS += -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=$(FORTIFY_LEVEL)
+endif
+endif
+endif
+
 ALL_CFLAGS := -std=c11 -pthread -Wall -Wextra -D_DEFAULT_SOURCE -D_GNU_SOURCE -Iinclude \
               $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) \
-              -DSMTPSCOPE_VERSION=\"$(VERSION)\" $(CFLAGS)
+              -DSMTPSCOPE_VERSION=\"$(VERSION)\" $(HARDEN_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS := $(HARDEN_LDFLAGS) $(LDFLAGS)
 LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -pthread
 PREFIX   ?= /usr/local
 
@@ -31,7 +63,7 @@ deps:
 	@sh scripts/deps.sh
 
 smtpscope: $(BUILD)/main.o $(LIB)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(LDLIBS)
 
 $(LIB): $(OBJS)
 	@rm -f $@
@@ -43,7 +75,7 @@ $(BUILD)/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*.h) $(wildcard src
 
 $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB)
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIB) $(ALL_LDFLAGS) $(LDLIBS)
 
 unit: $(TESTS)
 
@@ -72,7 +104,7 @@ asan:
 	  build-asan/smtpscope-bin
 
 build-asan/smtpscope-bin: $(BUILD)/main.o $(LIB)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(LDLIBS)
 
 # ThreadSanitizer build (the capture thread and the worker; tests/t_threads.sh).
 tsan:
@@ -81,7 +113,7 @@ tsan:
 	  build-tsan/smtpscope-bin
 
 build-tsan/smtpscope-bin: $(BUILD)/main.o $(LIB)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(LDLIBS)
 
 clean:
 	rm -rf build build-asan build-tsan smtpscope
@@ -145,7 +177,7 @@ fuzz-build:
 fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz_%)
 
 $(BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(LIB)
-	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(ALL_LDFLAGS) $(LDLIBS)
 
 fuzz: fuzz-build
 	sh fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)

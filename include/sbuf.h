@@ -20,12 +20,21 @@ struct sbuf {
 
 #define SBUF_INIT { NULL, 0, 0 }
 
+/* No buffer grows past this (a quarter of the address space): a length
+ * beyond it is a bug, and aborts like out-of-memory instead of wrapping
+ * len + extra + 1 around. The bound also tells the compiler (and
+ * _FORTIFY_SOURCE's object-size checks) that an append is never SIZE_MAX long. */
+#define SBUF_MAX ((size_t)PTRDIFF_MAX / 2)
+
 void sbuf_grow(struct sbuf *s, size_t extra);             /* out-of-line part of sbuf_reserve */
+_Noreturn void sbuf_too_big(void);                        /* abort: a size beyond SBUF_MAX */
 
 /* The appends are inline: the common case (room left) is a compare and a
  * copy, without a call. */
 static inline void sbuf_reserve(struct sbuf *s, size_t extra) /* room for extra more bytes */
 {
+	if (extra > SBUF_MAX)
+		sbuf_too_big();
 	if (s->len + extra + 1 > s->cap)
 		sbuf_grow(s, extra);
 }

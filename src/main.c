@@ -24,6 +24,7 @@
 #include "msgwire.h"
 #include "out_flows.h"
 #include "out_summary.h"
+#include "sandbox.h"
 #include "sbuf.h"
 #include "source.h"
 #include "ui.h"
@@ -84,6 +85,8 @@ static void usage(FILE *f)
 	      "  --max-memory SIZE     heap cap, e.g. 256M (default); flows are evicted beyond\n"
 	      "  --threads N           1, or 2: SMTP analysis and output on a second thread\n"
 	      "                        (default 2 with two or more CPUs; the UI uses 1)\n"
+	      "  --no-sandbox          no Landlock/seccomp confinement once the outputs are\n"
+	      "                        open (for debugging; see docs/security.md)\n"
 	      "  -q, --quiet           no progress, warnings or statistics on stderr\n"
 	      "  -h, --help            this help;  -V, --version  the version\n"
 	      "\n"
@@ -266,6 +269,7 @@ enum {
 	OPT_PORTS = 256, OPT_FLOWS, OPT_DUMP, OPT_JSON, OPT_EVENTS, OPT_SECRETS, OPT_BODY, OPT_COLOR,
 	OPT_NOCOLOR, OPT_STRICT, OPT_FINDINGS_ONLY, OPT_SEPARATE, OPT_UI, OPT_NOUI, OPT_REALTIME,
 	OPT_SUMMARY, OPT_FAIL_ON, OPT_ANY_PORT, OPT_USER, OPT_EXTRACT, OPT_MBOX, OPT_MAXMEM, OPT_THREADS,
+	OPT_NO_SANDBOX,
 };
 
 /* A word after -r FILE is another file if it exists as a regular file or
@@ -299,7 +303,7 @@ int main(int argc, char **argv)
 	int ui_flag = 0; /* 1 --ui, -1 --no-ui, 0 decide: live on a terminal */
 	const char *iface = NULL, *dump_dir = NULL, *json_path = NULL, *color = "auto";
 	bool flows = false, json = false, events = false, secrets = false, body = false, strict = false,
-	     findings_only = false, quiet = false;
+	     findings_only = false, quiet = false, sandbox = true;
 	uint16_t ports[MAX_PORTS] = { 25, 587, 2025 };
 	size_t nports = 3;
 
@@ -329,6 +333,7 @@ int main(int argc, char **argv)
 		{ "max-memory", required_argument, NULL, OPT_MAXMEM },
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
+		{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -388,6 +393,7 @@ int main(int argc, char **argv)
 		case OPT_NOCOLOR: color = "never"; break;
 		case OPT_STRICT: strict = true; break;
 		case OPT_FINDINGS_ONLY: findings_only = true; break;
+		case OPT_NO_SANDBOX: sandbox = false; break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		case 'V': printf("smtpscope %s\n", SMTPSCOPE_VERSION); return EXIT_OK;
@@ -520,6 +526,13 @@ int main(int argc, char **argv)
 	ao.flow.max_flows = max_memory / 4096;
 	ao.extract = ex;
 	ao.flow.all_ports = any_port;
+	/* Capture open, privileges dropped, outputs open: confine the process
+	 * before analyzer_new starts the worker thread (src/sandbox.c). */
+	struct sandbox_opts sbo = { use_ui, quiet, iface, extract_dir, mbox_path, dump_dir };
+	if (sandbox && sandbox_apply(&sbo, err, sizeof err) != 0) {
+		fprintf(stderr, "smtpscope: %s\n", err);
+		return EXIT_USAGE;
+	}
 	struct analyzer *an = analyzer_new(&ao, source_linktype(src), &bus, err, sizeof err);
 	if (!an) {
 		fprintf(stderr, "smtpscope: %s\n", err);

@@ -44,8 +44,16 @@ char *xstrndup(const char *p, size_t n)
 	return s;
 }
 
+_Noreturn void sbuf_too_big(void)
+{
+	fputs("smtpscope: buffer size out of range\n", stderr);
+	abort();
+}
+
 void sbuf_grow(struct sbuf *s, size_t extra)
 {
+	if (extra > SBUF_MAX || s->len > SBUF_MAX)
+		sbuf_too_big(); /* len + extra + 1 and the doubling below cannot wrap */
 	if (s->len + extra + 1 <= s->cap)
 		return;
 	size_t want = s->len + extra + 1;

@@ -244,6 +244,7 @@ struct worker *worker_new(worker_apply_fn fn, void *ctx)
 	/* signals go to the main thread (it owns the capture loop) */
 	sigset_t all, old;
 	sigfillset(&all);
+	sigdelset(&all, SIGSYS); /* the sandbox's trap (src/sandbox.c): a blocked SIGSYS kills */
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int rc = pthread_create(&w->th, NULL, run, w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
