@@ -3,6 +3,7 @@
 
     python3 scripts/gen_hostile.py [OUTDIR]            # default tests/hostile
     python3 scripts/gen_hostile.py --syn-flood OUTDIR  # the big one, at test time
+    python3 scripts/gen_hostile.py --syn-collide OUTDIR  # hash-flood SYNs, at test time
 
 Deterministic (fixed seeds, gzip without a time stamp): running it again writes
 the same bytes. Each capture is a gzip'd classic pcap NAME.pcap.gz holding one
@@ -33,6 +34,10 @@ smtpscope's JSON output and the normal session's envelope. The captures:
   syn_flood         (--syn-flood only: ~20 MB gzip'd, not committed) 1,000,000
                     bare SYNs on port 25 from distinct sources, minimal raw-IP
                     frames, with three real sessions interleaved
+  syn_collide       (--syn-collide only) the same with 1,000,000 SYNs whose
+                    tuples all had one hash value under the flow table's old
+                    unkeyed hash (mix64(seed ^ lo ^ rotl17(hi))), so they
+                    would all have shared one chain
 """
 
 import base64
@@ -325,10 +330,10 @@ def b_escapes_nul(pc, t0):
 
 # ---- the SYN flood (generated at test time) -------------------------------------
 
-def syn_flood(outdir, n=1000000):
-    """n minimal SYN frames (raw IPv4, 40 bytes) to port 25, 50 us apart, with
-    three normal sessions interleaved (at the start, middle and end)."""
-    name = "syn_flood"
+def syn_frames(outdir, name, n, tuples, seed):
+    """n minimal SYN frames (raw IPv4, 40 bytes), 50 us apart, from
+    tuples(i) -> (src 4 bytes, sport, dst 4 bytes), with three normal
+    sessions interleaved (at the start, middle and end)."""
     pc = Pcap(None, LINKTYPE_RAW, seed=5)
     span = n * 50 / 1e6
     normals = [normal_session(pc, name, T0 + k * span / 2 + 0.5, client_ip="192.0.2.%d" % (20 + k))
@@ -343,8 +348,7 @@ def syn_flood(outdir, n=1000000):
         ts_s, ts_u, cap, _ = struct.unpack("<IIII", real[off:off + 16])
         recs.append((ts_s * 1000000 + ts_u, real[off:off + 16 + cap]))
         off += 16 + cap
-    dst = bytes([198, 51, 100, 25])
-    rng = random.Random(11)
+    rng = random.Random(seed)
     path = os.path.join(outdir, name + ".pcap.gz")
     t0 = int(T0 * 1e6)
     with open(path, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=1) as g:
@@ -356,8 +360,7 @@ def syn_flood(outdir, n=1000000):
             while ri < len(recs) and recs[ri][0] <= ts:
                 out.append(recs[ri][1])
                 ri += 1
-            src = struct.pack("!I", 0x0A000000 + i)   # 10.0.0.0/8, one source per SYN
-            sport = 1024 + (i % 60000)
+            src, sport, dst = tuples(i)
             seq = rng.getrandbits(32)
             tcp = struct.pack("!HHIIBBHHH", sport, 25, seq, 0, 5 << 4, 0x02, 1024, 0, 0)
             ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, i & 0xFFFF, 0, 64, 6, 0, src, dst)
@@ -371,9 +374,45 @@ def syn_flood(outdir, n=1000000):
     return {"anomalies": ["flow_evicted"], "normal": normals[0], "normal_sessions": 3, "min_flows": n}
 
 
+def syn_flood(outdir, n=1000000):
+    """1,000,000 SYNs to port 25 of one server from distinct sources."""
+    dst = bytes([198, 51, 100, 25])
+    return syn_frames(outdir, "syn_flood", n,
+                      lambda i: (struct.pack("!I", 0x0A000000 + i), 1024 + (i % 60000), dst), 11)
+
+
+def collide_tuples(n):
+    """n (client, client port, server) tuples on port 25 that all had one
+    value under the old flow hash mix64(seed ^ lo ^ rotl17(hi)), whatever
+    the seed: each endpoint is (address as a little-endian host reads it)
+    << 16 | port, lo the lower one. The client is hi: its address bits 15-30
+    are fixed so that lo = C ^ rotl17(hi) fits 48 bits; C's low 16 bits are
+    25, so lo is always a server on port 25 (tests/unit/test_flow.c builds
+    the same set)."""
+    C = 0x7FFF0A0B0C0D0019
+    out = []
+    for cport in range(1024, 65536):
+        for low in range(0x2000):
+            c4 = 0x3FFF8000 | low
+            hi = c4 << 16 | cport
+            lo = C ^ (((hi << 17) | (hi >> 47)) & ((1 << 64) - 1))
+            if lo >> 48 or lo >= hi or lo & 0xFFFF != 25:
+                continue
+            out.append((struct.pack("<I", c4), cport, struct.pack("<I", lo >> 16)))
+            if len(out) == n:
+                return out
+    return out
+
+
+def syn_collide(outdir, n=1000000):
+    tup = collide_tuples(n)
+    return syn_frames(outdir, "syn_collide", len(tup), lambda i: tup[i], 13)
+
+
 def main(argv):
-    if len(argv) >= 2 and argv[0] == "--syn-flood":
-        e = syn_flood(argv[1], int(argv[2]) if len(argv) > 2 else 1000000)
+    if len(argv) >= 2 and argv[0] in ("--syn-flood", "--syn-collide"):
+        gen = syn_flood if argv[0] == "--syn-flood" else syn_collide
+        e = gen(argv[1], int(argv[2]) if len(argv) > 2 else 1000000)
         print(json.dumps(e))
         return 0
     outdir = argv[0] if argv else os.path.join(os.path.dirname(HERE), "tests", "hostile")

@@ -7,16 +7,23 @@
  * for a short linger (cfg.linger_us of capture time), so late ACKs and
  * retransmissions of its packets do not create phantom flows; a new SYN with
  * another ISN replaces it (port reuse). Memory therefore follows the open
- * flows, not every flow of the capture. */
+ * flows, not every flow of the capture.
+ *
+ * The bucket of a flow is SipHash-1-3 of its canonical key (both endpoints,
+ * the lower first) under a secret key drawn per table, so which tuples
+ * collide cannot be known from outside (hash flooding); chains are also
+ * bounded (FLOW_CHAIN_MAX, include/flow.h), so even a leaked key buys an
+ * attacker at most that many comparisons per packet. */
 #include "flow.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "decode.h"
 #include "reasm.h"
 #include "sbuf.h"
+#include "siphash.h"
 
 struct flow {
 	struct flow *hnext;              /* hash chain */
@@ -40,7 +47,7 @@ struct flow_table {
 	struct flow *lru_head, *lru_tail;/* open flows */
 	struct flow *lin_head, *lin_tail;/* closed flows lingering, same order */
 	size_t nlinger;                  /* flows on the linger list */
-	uint64_t seed;                   /* hash seed, random per run (hash flooding) */
+	struct siphash_key key;          /* hash key, secret and random per table (hash flooding) */
 	uint64_t next_id;
 	struct reasm_limits lim;
 	struct reasm_pool pool;          /* recent-byte rings for reuse (lim.pool) */
@@ -80,45 +87,32 @@ void flow_config_defaults(struct flow_config *c)
 	c->ooo_bytes_total = 64u << 20;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
-static uint64_t load64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
-
-/* Order-independent hash of the two endpoints. */
-static uint64_t endpoint_hash(uint64_t seed, uint8_t fam, const uint8_t *a, uint16_t pa)
-{
-	uint64_t h = seed ^ fam; /* IPv6 (IPv4 is hashed in key_hash) */
-	h = mix64(h ^ load64(a));
-	h = mix64(h ^ load64(a + 8));
-	return mix64(h ^ pa);
-}
-
+/* The bucket hash: SipHash-1-3 of the canonical key, so it does not matter
+ * which side sent the packet. IPv4: each endpoint as (address as the host
+ * reads it) << 16 | port, 48 bits, the lower one first: 12 bytes, the
+ * specialised SipHash (one message word and the final one). IPv6: the 36 bytes address, address, port,
+ * port, the lower endpoint (by address, then port) first. */
 static uint64_t key_hash(const struct flow_table *t, const struct pkt_view *pv)
 {
-	if (pv->family != 6) { /* each endpoint fits 48 bits: order them, one mix */
+	if (pv->family != 6) {
 		uint32_t s4, d4;
 		memcpy(&s4, pv->src, 4);
 		memcpy(&d4, pv->dst, 4);
 		uint64_t a = (uint64_t)s4 << 16 | pv->sport, b = (uint64_t)d4 << 16 | pv->dport;
-		uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
-		return mix64(t->seed ^ lo ^ (hi << 17 | hi >> 47));
+		return siphash13_u48x2(&t->key, a < b ? a : b, a < b ? b : a);
 	}
-	uint64_t ha = endpoint_hash(t->seed, pv->family, pv->src, pv->sport);
-	uint64_t hb = endpoint_hash(t->seed, pv->family, pv->dst, pv->dport);
-	return mix64(ha + hb) ^ (ha ^ hb); /* symmetric */
+	int c = memcmp(pv->src, pv->dst, 16);
+	bool src_first = c < 0 || (c == 0 && pv->sport <= pv->dport);
+	const uint8_t *lo = src_first ? pv->src : pv->dst, *hi = src_first ? pv->dst : pv->src;
+	uint16_t plo = src_first ? pv->sport : pv->dport, phi = src_first ? pv->dport : pv->sport;
+	uint8_t k[36];
+	memcpy(k, lo, 16);
+	memcpy(k + 16, hi, 16);
+	k[32] = (uint8_t)(plo >> 8);
+	k[33] = (uint8_t)plo;
+	k[34] = (uint8_t)(phi >> 8);
+	k[35] = (uint8_t)phi;
+	return siphash13(&t->key, k, sizeof k);
 }
 
 static bool ep_eq(const struct endpoint *e, uint8_t fam, const uint8_t *addr, uint16_t port)
@@ -136,9 +130,10 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, const struct fl
 	t->hooks = *hooks;
 	t->nbuckets = 1024;
 	t->buckets = xcalloc(t->nbuckets, sizeof *t->buckets);
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	t->seed = mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)t);
+	if (cfg->hash_key)
+		siphash_key_bytes(&t->key, cfg->hash_key);
+	else
+		t->st.key_random = siphash_key_random(&t->key) == 0;
 	for (size_t i = 0; i < cfg->n_server_ports; i++)
 		t->port_set[cfg->server_ports[i]] = true;
 	t->lim.pool = &t->pool;
@@ -320,6 +315,27 @@ size_t flow_table_shed(struct flow_table *t, size_t n, uint64_t now_us)
 	return done;
 }
 
+/* Make room in bucket bi if its chain is full: a closed flow goes first,
+ * else the least recently active one (ties: the oldest). */
+static void chain_make_room(struct flow_table *t, size_t bi, uint64_t ts)
+{
+	size_t len = 0;
+	struct flow *victim = NULL;
+	for (struct flow *g = t->buckets[bi]; g; g = g->hnext, len++) {
+		if (!victim || (g->closed && !victim->closed) ||
+		    (g->closed == victim->closed && g->info.last_ts_us < victim->info.last_ts_us))
+			victim = g;
+	}
+	if (len < FLOW_CHAIN_MAX || !victim)
+		return;
+	t->st.chain_evicted++;
+	if (!victim->closed) {
+		t->st.flows_evicted++;
+		flow_end(t, victim, FLOW_END_EVICTED, ts);
+	}
+	flow_remove(t, victim);
+}
+
 static struct flow *flow_create(struct flow_table *t, const struct pkt_view *pv, uint64_t h)
 {
 	while (t->nlinger > t->cfg.linger_max && t->lin_head) /* linger shorter under pressure */
@@ -328,6 +344,8 @@ static struct flow *flow_create(struct flow_table *t, const struct pkt_view *pv,
 		evict_one(t, pv->ts_us);
 	if (2 * (t->nflows + 1) > t->nbuckets) /* load <= 1/2: short chains, fewer cache misses */
 		grow(t);
+	size_t bi = h & (t->nbuckets - 1);
+	chain_make_room(t, bi, pv->ts_us);
 	struct flow *f = xcalloc(1, sizeof *f);
 	f->hash = h;
 	/* Orientation: who sent the SYN; else the side on a server port; else
@@ -351,7 +369,6 @@ static struct flow *flow_create(struct flow_table *t, const struct pkt_view *pv,
 	f->info.last_ts_us = pv->ts_us;
 	reasm_init(&f->dir[0]);
 	reasm_init(&f->dir[1]);
-	size_t bi = h & (t->nbuckets - 1);
 	f->hnext = t->buckets[bi];
 	t->buckets[bi] = f;
 	lru_append(t, f);
@@ -371,7 +388,9 @@ void flow_table_packet(struct flow_table *t, const struct pkt_view *pv)
 	uint64_t h = key_hash(t, pv);
 	struct flow *f = t->buckets[h & (t->nbuckets - 1)];
 	int dir = -1;
+	uint64_t steps = 0;
 	for (; f; f = f->hnext) {
+		steps++;
 		if (f->hash != h)
 			continue;
 		if (ep_eq(&f->info.client, pv->family, pv->src, pv->sport) &&
@@ -385,6 +404,10 @@ void flow_table_packet(struct flow_table *t, const struct pkt_view *pv)
 			break;
 		}
 	}
+	t->st.lookups++;
+	t->st.chain_steps += steps;
+	if (steps > t->st.chain_max)
+		t->st.chain_max = steps;
 	bool syn = pv->flags & TCP_SYN;
 	if (f && f->closed) {
 		/* A fresh SYN on a finished flow's tuple is a new connection. */
@@ -494,6 +517,12 @@ void flow_table_free(struct flow_table *t)
 {
 	if (!t)
 		return;
+	const char *e = getenv("SMTPSCOPE_FLOW_STATS"); /* diagnostics (tests/repro/b02_hash_flood.py) */
+	if (e && *e == '1')
+		fprintf(stderr, "flow: flows %llu, lookups %llu, chain steps %llu, longest chain %llu, chain evictions %llu, key %s\n",
+		        (unsigned long long)t->st.flows_total, (unsigned long long)t->st.lookups,
+		        (unsigned long long)t->st.chain_steps, (unsigned long long)t->st.chain_max,
+		        (unsigned long long)t->st.chain_evicted, t->st.key_random ? "random" : "fixed or fallback");
 	while (t->lru_head)
 		flow_remove(t, t->lru_head);
 	while (t->lin_head)

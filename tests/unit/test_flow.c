@@ -1,7 +1,17 @@
-/* Unit tests of SipHash (src/siphash.c) against reference vectors. */
+/* Unit tests of the flow table's defences (src/flow.c) and of SipHash
+ * (src/siphash.c): the hash against reference vectors, bounded chains under
+ * crafted bucket collisions. */
 #include "harness.h"
 
+#include <stdlib.h>
+
+#include "anomaly.h"
+#include "decode.h"
+#include "flow.h"
+#include "sbuf.h"
 #include "siphash.h"
+
+/* ---- SipHash ------------------------------------------------------------ */
 
 static void test_siphash_vectors(void)
 {
@@ -57,8 +67,152 @@ static void test_siphash_vectors(void)
 	CHECK(r1.k0 != r2.k0 || r1.k1 != r2.k1);
 }
 
+/* ---- a flow table with recording hooks ---------------------------------- */
+
+struct ev {
+	int dir;        /* 0 c2s, 1 s2c, 2 close */
+	char text[64];  /* bytes ('\0' for a gap byte shown as '~') */
+};
+static struct ev evs[256];
+static int nev;
+static int closes, last_end;
+static uint64_t last_id;
+static struct sbuf bytes[2];
+
+static void *h_open(void *u, const struct flow_info *fi) { (void)u; (void)fi; return (void *)1; }
+static void h_data(void *u, void *app, int dir, const uint8_t *p, size_t n, uint64_t ts)
+{
+	(void)u; (void)app; (void)ts;
+	sbuf_add(&bytes[dir], p, n);
+	if (nev < 256) {
+		evs[nev].dir = dir;
+		size_t k = n < 63 ? n : 63;
+		memcpy(evs[nev].text, p, k);
+		evs[nev].text[k] = '\0';
+		nev++;
+	}
+}
+static void h_gap(void *u, void *app, int dir, uint64_t n, uint64_t ts)
+{
+	(void)u; (void)app; (void)ts;
+	for (uint64_t i = 0; i < n; i++)
+		sbuf_addc(&bytes[dir], '~');
+	if (nev < 256) {
+		evs[nev].dir = dir;
+		strcpy(evs[nev].text, "~gap");
+		nev++;
+	}
+}
+static void h_close(void *u, void *app, const struct flow_info *fi, uint64_t ts)
+{
+	(void)u; (void)app; (void)ts;
+	closes++;
+	last_end = fi->end;
+	last_id = fi->id;
+}
+
+static const struct flow_hooks hooks = { .open = h_open, .data = h_data, .gap = h_gap, .close = h_close };
+static const uint8_t fixed_key[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+
+static struct flow_table *table(void)
+{
+	struct flow_config cfg;
+	flow_config_defaults(&cfg);
+	cfg.hash_key = fixed_key;
+	nev = closes = last_end = 0;
+	sbuf_clear(&bytes[0]);
+	sbuf_clear(&bytes[1]);
+	return flow_table_new(&cfg, &hooks);
+}
+
+/* ---- hash chains ------------------------------------------------------------ */
+
+/* The table's bucket of a c2s IPv4 tuple, as src/flow.c computes it. */
+static uint64_t bucket_hash(const struct siphash_key *k, const uint8_t cli[4], uint16_t cp, const uint8_t srv[4],
+                            uint16_t sp)
+{
+	uint32_t s4, d4;
+	memcpy(&s4, cli, 4);
+	memcpy(&d4, srv, 4);
+	uint64_t a = (uint64_t)s4 << 16 | cp, b = (uint64_t)d4 << 16 | sp;
+	return siphash13_u48x2(k, a < b ? a : b, a < b ? b : a);
+}
+
+static void test_chain_bound(void)
+{
+	/* 40 SYNs that all land in one of the 1,024 first buckets (found with
+	 * the table's key, which an attacker would need): the chain stays at
+	 * FLOW_CHAIN_MAX, the oldest flows are evicted. */
+	struct siphash_key k;
+	siphash_key_bytes(&k, fixed_key);
+	struct flow_table *t = table();
+	const uint8_t srv[4] = { 198, 51, 100, 25 };
+	uint64_t target = 0;
+	int found = 0;
+	for (uint32_t i = 0; found < 40 && i < 10000000; i++) {
+		uint8_t cli[4] = { 10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i };
+		uint64_t h = bucket_hash(&k, cli, 1024, srv, 25) & 1023;
+		if (found == 0)
+			target = h;
+		if (h != target)
+			continue;
+		struct pkt_view v;
+		memset(&v, 0, sizeof v);
+		v.family = 4;
+		memcpy(v.src, cli, 4);
+		memcpy(v.dst, srv, 4);
+		v.sport = 1024, v.dport = 25, v.seq = i, v.flags = TCP_SYN, v.wscale = -1;
+		v.ts_us = (uint64_t)found;
+		flow_table_packet(t, &v);
+		found++;
+	}
+	CHECK(found == 40);
+	struct flow_stats st;
+	flow_table_stats(t, &st);
+	CHECK(st.flows_total == 40);
+	CHECK(st.flows_open == FLOW_CHAIN_MAX);
+	CHECK(st.chain_max == FLOW_CHAIN_MAX);
+	CHECK(st.chain_evicted == 40 - FLOW_CHAIN_MAX);
+	CHECK(closes == 40 - FLOW_CHAIN_MAX && last_end == FLOW_END_EVICTED && last_id == 40 - FLOW_CHAIN_MAX);
+	flow_table_free(t);
+
+	/* Tuples that collided under the old unkeyed hash (lo ^ rotl17(hi)
+	 * constant, tests/repro/b02_hash_flood.py) spread like random ones. */
+	struct flow_config cfg;
+	flow_config_defaults(&cfg); /* a random key */
+	t = flow_table_new(&cfg, &hooks);
+	int n = 0;
+	for (uint32_t i = 0; n < 20000 && i < 1u << 24; i++) {
+		/* hi: the client (c4 bits 15-30 fixed so that lo fits 48 bits), lo:
+		 * the server on port 25 */
+		uint64_t c4 = 0x3fff8000u | (i & 0x7fff), cp = 1024 + (i >> 15);
+		uint64_t hi = c4 << 16 | cp, rot = hi << 17 | hi >> 47;
+		uint64_t lo = 0x7fff0a0b0c0d0019ull ^ rot;
+		if (lo >> 48 || lo >= hi || (lo & 0xffff) != 25)
+			continue;
+		struct pkt_view v;
+		memset(&v, 0, sizeof v);
+		v.family = 4;
+		uint32_t s4 = (uint32_t)(lo >> 16), d4 = (uint32_t)c4;
+		memcpy(v.dst, &s4, 4);
+		memcpy(v.src, &d4, 4);
+		v.sport = (uint16_t)cp, v.dport = 25, v.seq = (uint32_t)n, v.flags = TCP_SYN, v.wscale = -1;
+		flow_table_packet(t, &v);
+		n++;
+	}
+	flow_table_stats(t, &st);
+	CHECK(st.flows_total == 20000);
+	CHECK(st.chain_max <= 12);
+	CHECK(st.chain_evicted == 0);
+	CHECK(st.key_random);
+	flow_table_free(t);
+}
+
 int main(void)
 {
 	test_siphash_vectors();
+	test_chain_bound();
+	sbuf_free(&bytes[0]);
+	sbuf_free(&bytes[1]);
 	TEST_MAIN_END();
 }
