@@ -425,7 +425,8 @@ def main(argv):
     capture(outdir, "auth_garbage", ["smtp_auth_malformed", "smtp_auth_bad_base64", "smtp_auth_too_many_attempts"],
             b_auth_garbage)
     capture(outdir, "bdat_huge", ["smtp_invalid_bdat_command", "smtp_huge_bdat_chunk"], b_bdat_huge)
-    capture(outdir, "overlap_conflict", ["tcp_overlap_conflict"], b_overlap_conflict)
+    capture(outdir, "overlap_conflict", ["tcp_overlap_conflict"], b_overlap_conflict,
+            {"mail_from_seen": ["good@example.org"], "not_mail_from": ["evil@example.org"]})
     capture(outdir, "never_closes", ["flow_timeout", "smtp_data_incomplete"], b_never_closes)
     capture(outdir, "header_10mb", ["imf_header_too_long", "imf_field_too_long"], b_header_10mb)
     capture(outdir, "mime_nested", ["imf_mime_too_deep", "imf_mime_too_many_parts"], b_mime_nested)
