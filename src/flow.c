@@ -460,19 +460,20 @@ void flow_table_packet(struct flow_table *t, const struct pkt_view *pv)
 		flow_end(t, f, FLOW_END_RST, pv->ts_us);
 		return;
 	}
-	struct reasm_out o = out_for(t, f, dir, pv->ts_us);
-	uint32_t seq = syn ? pv->seq + 1 : pv->seq;
-	if (syn && !r->started)
-		reasm_syn(r, pv->seq);
-	reasm_segment(r, seq, pv->payload, pv->payload_len, pv->payload_wire_len,
-	              pv->flags & TCP_FIN, &t->lim, &o);
-	if (pv->flags & TCP_FIN)
-		f->info.fin[dir] = true;
+	/* The ACK first: it may declare a hole of the other direction a gap and
+	 * deliver what was queued behind it, which came before this segment's
+	 * bytes (a reply answers the data it acknowledges). */
 	if (pv->flags & TCP_ACK) {
 		struct reasm *peer = &f->dir[dir ^ 1];
 		struct reasm_out po = out_for(t, f, dir ^ 1, pv->ts_us);
 		reasm_ack(peer, pv->ack, &t->lim, &po);
 	}
+	struct reasm_out o = out_for(t, f, dir, pv->ts_us);
+	uint32_t seq = syn ? pv->seq + 1 : pv->seq;
+	reasm_segment(r, seq, pv->payload, pv->payload_len, pv->payload_wire_len,
+	              pv->flags & TCP_FIN, &t->lim, &o);
+	if (pv->flags & TCP_FIN)
+		f->info.fin[dir] = true;
 	if (f->dir[0].done && f->dir[1].done && f->info.fin[0] && f->info.fin[1])
 		flow_end(t, f, FLOW_END_FIN, pv->ts_us);
 }

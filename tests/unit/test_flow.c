@@ -1,6 +1,7 @@
 /* Unit tests of the flow table's defences (src/flow.c) and of SipHash
  * (src/siphash.c): the hash against reference vectors, bounded chains under
- * crafted bucket collisions. */
+ * crafted bucket collisions, and the ACK of a segment applied before its
+ * payload. */
 #include "harness.h"
 
 #include <stdlib.h>
@@ -125,6 +126,77 @@ static struct flow_table *table(void)
 	return flow_table_new(&cfg, &hooks);
 }
 
+static uint16_t cport = 40000;
+
+static void seg(struct flow_table *t, int c2s, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t win,
+                const char *data)
+{
+	struct pkt_view v;
+	memset(&v, 0, sizeof v);
+	v.family = 4;
+	uint8_t cli[4] = { 10, 0, 0, 1 }, srv[4] = { 10, 0, 0, 2 };
+	memcpy(v.src, c2s ? cli : srv, 4);
+	memcpy(v.dst, c2s ? srv : cli, 4);
+	v.sport = c2s ? cport : 25;
+	v.dport = c2s ? 25 : cport;
+	v.seq = seq;
+	v.ack = ack;
+	v.flags = flags;
+	v.window = win;
+	v.wscale = -1;
+	v.payload = (const uint8_t *)data;
+	v.payload_len = v.payload_wire_len = data ? (uint32_t)strlen(data) : 0;
+	flow_table_packet(t, &v);
+}
+
+static void syn(struct flow_table *t, int c2s, uint32_t seq, uint32_t ack, int8_t wscale)
+{
+	struct pkt_view v;
+	memset(&v, 0, sizeof v);
+	v.family = 4;
+	uint8_t cli[4] = { 10, 0, 0, 1 }, srv[4] = { 10, 0, 0, 2 };
+	memcpy(v.src, c2s ? cli : srv, 4);
+	memcpy(v.dst, c2s ? srv : cli, 4);
+	v.sport = c2s ? cport : 25;
+	v.dport = c2s ? 25 : cport;
+	v.seq = seq;
+	v.ack = ack;
+	v.flags = c2s ? TCP_SYN : TCP_SYN | TCP_ACK;
+	v.window = 64240;
+	v.wscale = wscale;
+	flow_table_packet(t, &v);
+}
+
+/* Client ISN c, server ISN s; after this the client's next byte is c+1, the
+ * server's s+1; windows as given (field values, scaled by ws if >= 0). */
+static void handshake(struct flow_table *t, uint32_t c, uint32_t s, int8_t ws, uint16_t cwin, uint16_t swin)
+{
+	syn(t, 1, c, 0, ws);
+	syn(t, 0, s, c + 1, ws);
+	seg(t, 1, c + 1, s + 1, TCP_ACK, cwin, NULL);
+	seg(t, 0, s + 1, c + 1, TCP_ACK, swin, NULL);
+}
+
+/* ---- the ACK before the payload ------------------------------------------- */
+
+static void test_ack_before_payload(void)
+{
+	/* The client's bytes 0-9 delivered, 10-19 lost, 20-29 queued; the
+	 * server's reply carries the only ACK covering them: the gap and the
+	 * queued bytes reach the application before the reply. */
+	struct flow_table *t = table();
+	handshake(t, 1000, 5000, 7, 502, 502);
+	seg(t, 1, 1001, 5001, TCP_ACK, 502, "aaaaaaaaaa");
+	seg(t, 1, 1021, 5001, TCP_ACK, 502, "cccccccccc");
+	seg(t, 0, 5001, 1031, TCP_ACK | TCP_PSH, 502, "250 ok\r\n");
+	CHECK(nev == 4);
+	CHECK(nev == 4 && evs[0].dir == 0 && strcmp(evs[0].text, "aaaaaaaaaa") == 0);
+	CHECK(nev == 4 && evs[1].dir == 0 && strcmp(evs[1].text, "~gap") == 0);
+	CHECK(nev == 4 && evs[2].dir == 0 && strcmp(evs[2].text, "cccccccccc") == 0);
+	CHECK(nev == 4 && evs[3].dir == 1 && strcmp(evs[3].text, "250 ok\r\n") == 0);
+	flow_table_free(t);
+}
+
 /* ---- hash chains ------------------------------------------------------------ */
 
 /* The table's bucket of a c2s IPv4 tuple, as src/flow.c computes it. */
@@ -211,6 +283,7 @@ static void test_chain_bound(void)
 int main(void)
 {
 	test_siphash_vectors();
+	test_ack_before_payload();
 	test_chain_bound();
 	sbuf_free(&bytes[0]);
 	sbuf_free(&bytes[1]);
