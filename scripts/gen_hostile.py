@@ -31,6 +31,10 @@ smtpscope's JSON output and the normal session's envelope. The captures:
   escapes_nul       ESC/CSI/OSC sequences, C1 controls, NUL bytes and bidi
                     overrides in every field (greeting, EHLO, AUTH user, MAIL,
                     RCPT, headers, reply texts, attachment name)
+  rst_out_of_window a whole mail session (sequence numbers across 2^32 and
+                    2^31) into which RSTs are injected from both sides, at
+                    sequence numbers below, above and all around the
+                    receiver's window; its mail must still be reported
   syn_flood         (--syn-flood only: ~20 MB gzip'd, not committed) 1,000,000
                     bare SYNs on port 25 from distinct sources, minimal raw-IP
                     frames, with three real sessions interleaved
@@ -328,6 +332,58 @@ def b_escapes_nul(pc, t0):
     t.close()
 
 
+RST_USER = "user-rst_out_of_window-victim"
+
+
+def b_rst_out_of_window(pc, t0):
+    """A mail session with RSTs injected from both sides at sequence numbers
+    outside the receiver's window: the window-field values are 502 (client)
+    and 509 (server) with window scale 7, so 64,256 and 65,152 bytes."""
+    sender, rcpt = "ceo@victim.example", "finance@victim.example"
+    t = Tcp(pc, client=("203.0.113.70", 0), server=SERVER, t0=t0, seed=hash_seed("rst_out_of_window"),
+            isn=(0xFFFFFFF0, 0x7FFFFFF0))  # the client's numbers wrap 2^32, the server's cross 2^31
+    wnd = {"client": 509 << 7, "server": 502 << 7}  # the receiver's window for RSTs from that side
+
+    def inject():
+        # both sides acknowledge what they received (their windows start there)
+        t.segment("client", t.c.nxt - 1, b"", flags="A")
+        t.segment("server", t.s.nxt - 1, b"", flags="A")
+        for side in ("client", "server"):
+            me = t.c if side == "client" else t.s
+            nxt, w = me.nxt - 1, wnd[side]  # relative to ISN + 1, as segment() counts
+            offs = [-1, -2, -1000, -w, -w - 1, -(1 << 31), w, w + 1, 100000, 1000000,
+                    (1 << 31) - 1, 1 << 31, (1 << 32) - w - 1]
+            offs += [w + k * (((1 << 32) - 2 * w) // 32) for k in range(1, 32)]  # all around the space
+            for k, off in enumerate(offs):
+                t.segment(side, nxt + off, b"", flags="RA" if k % 2 else "R", delay=0.00002)
+        # and one with data, out of the window: its bytes must not become a command
+        t.segment("client", t.c.nxt - 1 + 200000, b"RSET\r\nMAIL FROM:<evil@evil.example>\r\n", flags="RA")
+
+    t.handshake()
+    t.server(GREETING)
+    t.client(smtp_lines("EHLO client.victim.example"))
+    t.server(EHLO_REPLY)
+    inject()
+    t.client(smtp_lines("AUTH PLAIN " + base64.b64encode(b"\0" + RST_USER.encode() + b"\0pw").decode()))
+    t.server(reply(235, "2.7.0 Authentication successful"))
+    t.client(smtp_lines("MAIL FROM:<%s>" % sender))
+    t.server(reply(250, "2.1.0 Ok"))
+    t.client(smtp_lines("RCPT TO:<%s>" % rcpt))
+    t.server(reply(250, "2.1.5 Ok"))
+    inject()
+    t.client(smtp_lines("DATA"))
+    t.server(reply(354, "End data with <CR><LF>.<CR><LF>"))
+    msg = dot_stuff("From: <%s>\r\nTo: <%s>\r\nSubject: transfer\r\n\r\n%s" % (sender, rcpt, "please pay\r\n" * 300))
+    t.client(msg[:1500])
+    inject()
+    t.client(msg[1500:])
+    t.server(reply(250, "2.0.0 Ok: queued"))
+    inject()
+    t.client(smtp_lines("QUIT"))
+    t.server(reply(221, "2.0.0 Bye"))
+    t.close()
+
+
 # ---- the SYN flood (generated at test time) -------------------------------------
 
 def syn_frames(outdir, name, n, tuples, seed):
@@ -431,6 +487,9 @@ def main(argv):
     capture(outdir, "header_10mb", ["imf_header_too_long", "imf_field_too_long"], b_header_10mb)
     capture(outdir, "mime_nested", ["imf_mime_too_deep", "imf_mime_too_many_parts"], b_mime_nested)
     capture(outdir, "escapes_nul", ["imf_nul_byte"], b_escapes_nul, {"no_raw_escapes": True})
+    capture(outdir, "rst_out_of_window", ["tcp_rst_out_of_window", "tcp_bad_flags"], b_rst_out_of_window,
+            {"also": [{"user": RST_USER, "mail_from": "ceo@victim.example", "rcpt": "finance@victim.example"}],
+             "not_mail_from": ["evil@evil.example"]})
     with open(os.path.join(outdir, "expect.json"), "w") as f:
         json.dump(EXPECT, f, indent=1, sort_keys=True)
         f.write("\n")

@@ -13,7 +13,13 @@
  * the lower first) under a secret key drawn per table, so which tuples
  * collide cannot be known from outside (hash flooding); chains are also
  * bounded (FLOW_CHAIN_MAX, include/flow.h), so even a leaked key buys an
- * attacker at most that many comparisons per packet. */
+ * attacker at most that many comparisons per packet.
+ *
+ * TCP checks a passive monitor can make like an endpoint (RFC 9293 §3.10.7,
+ * RFC 5961): segments no endpoint accepts (SYN with FIN or RST, no ACK
+ * outside the handshake) are dropped (tcp_bad_flags); an RST is applied
+ * only if its sequence number is in its receiver's window
+ * (tcp_rst_out_of_window otherwise). */
 #include "flow.h"
 
 #include <stdio.h>
@@ -25,6 +31,16 @@
 #include "sbuf.h"
 #include "siphash.h"
 
+/* What one direction acknowledges (RFC 9293 §3.3.1), for the RST window
+ * check. What it sends is its reassembled stream's (struct reasm). */
+struct tcp_track {
+	uint32_t rcv_nxt;   /* the last acknowledgement number it sent (its RCV.NXT) */
+	uint32_t rcv_wnd;   /* the window it advertised with that ACK, in bytes (scaled) */
+	int8_t   wscale;    /* window-scale option of its SYN, -1 if none or no SYN seen */
+	uint8_t  wshift;    /* the shift of its window fields (win_shift), kept current */
+	bool     ack_known; /* rcv_nxt and rcv_wnd are meaningful */
+};
+
 struct flow {
 	struct flow *hnext;              /* hash chain */
 	struct flow *lru_prev, *lru_next;/* LRU list, head = least recently active */
@@ -33,6 +49,7 @@ struct flow {
 	struct reasm dir[2];             /* FLOW_C2S, FLOW_S2C */
 	uint32_t isn[2];                 /* SYN sequence numbers (if syn_seen) */
 	bool     syn_dir[2];             /* a SYN was seen in this direction */
+	struct tcp_track trk[2];         /* per direction, for the RST window check */
 	void    *app;                    /* application state from hooks.open */
 	bool     app_open;               /* hooks.open was called */
 	bool     closed;                 /* hooks.close was called; lingering */
@@ -367,6 +384,8 @@ static struct flow *flow_create(struct flow_table *t, const struct pkt_view *pv,
 	f->info.id = ++t->next_id;
 	f->info.first_ts_us = pv->ts_us;
 	f->info.last_ts_us = pv->ts_us;
+	f->trk[0].wscale = f->trk[1].wscale = -1;
+	f->trk[0].wshift = f->trk[1].wshift = 14;
 	reasm_init(&f->dir[0]);
 	reasm_init(&f->dir[1]);
 	f->hnext = t->buckets[bi];
@@ -376,6 +395,151 @@ static struct flow *flow_create(struct flow_table *t, const struct pkt_view *pv,
 	t->st.flows_total++;
 	t->st.flows_open = t->nflows;
 	return f;
+}
+
+/* ---- TCP checks (RFC 9293 §3.10.7, RFC 5961) --------------------------- */
+
+/* Segments no TCP endpoint takes as data: a SYN with FIN (Linux drops
+ * SYN+FIN since 3.4) or with RST, and a segment other than a SYN or an RST
+ * without ACK (RFC 9293 §3.10.7.4, fifth check: "if the ACK bit is off,
+ * drop the segment"): null, FIN and Xmas scans, injected junk. Their
+ * payload must not open an SMTP transaction. */
+static bool flags_junk(uint8_t fl)
+{
+	if (fl & TCP_SYN)
+		return (fl & (TCP_FIN | TCP_RST)) != 0;
+	return !(fl & (TCP_RST | TCP_ACK));
+}
+
+/* The shift to apply to a window field sent by direction d (RFC 7323
+ * §2.2-2.3): SYN windows are never scaled; scaling is on only if both SYNs
+ * carried the option; shifts above 14 are taken as 14. With the handshake
+ * missed the scale is unknown: 14, the widest the field can mean, so a
+ * mid-stream flow errs towards accepting. Computed when a SYN is seen, kept
+ * in trk[d].wshift. */
+static unsigned win_shift(const struct flow *f, int d)
+{
+	if (!f->syn_dir[0] || !f->syn_dir[1])
+		return 14;
+	if (f->trk[0].wscale < 0 || f->trk[1].wscale < 0)
+		return 0;
+	return f->trk[d].wscale > 14 ? 14 : (unsigned)f->trk[d].wscale;
+}
+
+/* The sequence number after the last byte of direction d's stream that
+ * reached the application in order (its FIN counted): what the capture saw
+ * d send, where injected bytes out of order do not count. */
+static bool snd_next(const struct flow *f, int d, uint32_t *seq)
+{
+	const struct reasm *r = &f->dir[d];
+	if (!r->started)
+		return false;
+	*seq = r->base + (uint32_t)r->next + (r->fin_known && r->next >= r->fin_off);
+	return true;
+}
+
+/* Follow what direction dir acknowledges (its RCV.NXT and RCV.WND). An ACK
+ * moves RCV.NXT forward at most past the window it had advertised, or up
+ * to bytes the capture saw the other side send (RFC 5961 §5.2: an endpoint
+ * ignores an ACK for data never sent), so an injected ACK cannot drag the
+ * window to where an injected RST would fit. */
+static void win_track(struct flow *f, int dir, const struct pkt_view *pv)
+{
+	struct tcp_track *me = &f->trk[dir];
+	uint32_t wnd = (uint32_t)pv->window << (pv->flags & TCP_SYN ? 0 : me->wshift);
+	uint32_t adv = pv->ack - me->rcv_nxt, sent;
+	if (adv == 0 || !me->ack_known ||
+	    (adv < 0x80000000u && (adv <= (uint64_t)me->rcv_wnd + 1 ||
+	                           (snd_next(f, dir ^ 1, &sent) && (int32_t)(sent - pv->ack) >= 0)))) {
+		me->rcv_nxt = pv->ack;
+		me->rcv_wnd = wnd;
+		me->ack_known = true;
+	}
+}
+
+/* RFC 9293 §3.10.7.4 (first, check the sequence number) and RFC 5961 §3.2:
+ * an RST counts only if RCV.NXT <= SEG.SEQ < RCV.NXT + RCV.WND of its
+ * receiver (exactly RCV.NXT with a zero window). Also taken: exactly the
+ * sender's next sequence number as the capture saw it (the receiver's ACKs
+ * may be missing from the capture). Receiver in SYN-SENT (§3.10.7.3): only
+ * an RST whose ACK acknowledges the SYN. Nothing acknowledged by the
+ * receiver yet (a flow picked up mid-stream): accepted. */
+static bool rst_in_window(const struct flow *f, int dir, const struct pkt_view *pv)
+{
+	const struct tcp_track *rcv = &f->trk[dir ^ 1];
+	if (!rcv->ack_known) {
+		if (f->syn_dir[dir ^ 1])
+			return (pv->flags & TCP_ACK) && pv->ack == f->isn[dir ^ 1] + 1;
+		return true;
+	}
+	uint32_t off = pv->seq - rcv->rcv_nxt, sent;
+	if (off == 0 || off < rcv->rcv_wnd)
+		return true;
+	return snd_next(f, dir, &sent) && pv->seq == sent;
+}
+
+/* One segment of flow f, direction dir. */
+static void segment_in(struct flow_table *t, struct flow *f, int dir, const struct pkt_view *pv)
+{
+	bool syn = pv->flags & TCP_SYN;
+	f->info.last_ts_us = pv->ts_us;
+	f->info.pkts[dir]++;
+	if (t->lru_tail != f) {
+		lru_unlink(t, f);
+		lru_append(t, f);
+	}
+	struct reasm *r = &f->dir[dir];
+	if (syn) {
+		if (!f->syn_dir[dir]) {
+			f->syn_dir[dir] = true;
+			f->isn[dir] = pv->seq;
+			f->trk[dir].wscale = pv->wscale;
+			f->trk[0].wshift = (uint8_t)win_shift(f, 0);
+			f->trk[1].wshift = (uint8_t)win_shift(f, 1);
+		}
+		if (!(pv->flags & TCP_ACK))
+			f->info.syn_seen = true;
+		else if (f->syn_dir[dir ^ 1])
+			f->info.syn_seen = true;
+		reasm_syn(r, pv->seq);
+	}
+	if (pv->flags & TCP_RST) {
+		/* Data on an RST is diagnostic text (RFC 9293 §3.5.3), never
+		 * stream bytes: dropped, whether the RST counts or not. */
+		if (pv->payload_wire_len)
+			anom_raise(&f->info.anoms, ANOM_TCP_BAD_FLAGS);
+		if (!rst_in_window(f, dir, pv)) {
+			anom_raise(&f->info.anoms, ANOM_TCP_RST_OUT_OF_WINDOW);
+			return;
+		}
+		flow_end(t, f, FLOW_END_RST, pv->ts_us);
+		return;
+	}
+	/* The ACK first: it may declare a hole of the other direction a gap and
+	 * deliver what was queued behind it, which came before this segment's
+	 * bytes (a reply answers the data it acknowledges). */
+	if (pv->flags & TCP_ACK) {
+		win_track(f, dir, pv);
+		struct reasm *peer = &f->dir[dir ^ 1];
+		struct reasm_out po = out_for(t, f, dir ^ 1, pv->ts_us);
+		reasm_ack(peer, pv->ack, &t->lim, &po);
+	}
+	struct reasm_out o = out_for(t, f, dir, pv->ts_us);
+	uint32_t seq = syn ? pv->seq + 1 : pv->seq;
+	reasm_segment(r, seq, pv->payload, pv->payload_len, pv->payload_wire_len,
+	              pv->flags & TCP_FIN, &t->lim, &o);
+	if (pv->flags & TCP_FIN)
+		f->info.fin[dir] = true;
+	if (f->dir[0].done && f->dir[1].done && f->info.fin[0] && f->info.fin[1])
+		flow_end(t, f, FLOW_END_FIN, pv->ts_us);
+}
+
+static int dir_of(const struct flow *f, const struct pkt_view *pv)
+{
+	return ep_eq(&f->info.client, pv->family, pv->src, pv->sport) &&
+	               ep_eq(&f->info.server, pv->family, pv->dst, pv->dport)
+	           ? FLOW_C2S
+	           : FLOW_S2C;
 }
 
 void flow_table_packet(struct flow_table *t, const struct pkt_view *pv)
@@ -408,11 +572,14 @@ void flow_table_packet(struct flow_table *t, const struct pkt_view *pv)
 	t->st.chain_steps += steps;
 	if (steps > t->st.chain_max)
 		t->st.chain_max = steps;
-	bool syn = pv->flags & TCP_SYN;
+	if (flags_junk(pv->flags)) {
+		anom_raise(f ? &f->info.anoms : NULL, ANOM_TCP_BAD_FLAGS);
+		return;
+	}
+	bool syn = pv->flags & TCP_SYN, ack = pv->flags & TCP_ACK;
 	if (f && f->closed) {
 		/* A fresh SYN on a finished flow's tuple is a new connection. */
-		bool new_conn = syn && !(pv->flags & TCP_ACK) &&
-		                !(f->syn_dir[dir] && f->isn[dir] == pv->seq);
+		bool new_conn = syn && !ack && !(f->syn_dir[dir] && f->isn[dir] == pv->seq);
 		if (!new_conn) {
 			f->info.last_ts_us = pv->ts_us;
 			if (t->lin_tail != f) { /* keep the linger list in activity order */
@@ -429,53 +596,13 @@ void flow_table_packet(struct flow_table *t, const struct pkt_view *pv)
 	}
 	if (!f) {
 		f = flow_create(t, pv, h);
-		dir = ep_eq(&f->info.client, pv->family, pv->src, pv->sport) &&
-		              ep_eq(&f->info.server, pv->family, pv->dst, pv->dport)
-		          ? FLOW_C2S
-		          : FLOW_S2C;
+		dir = dir_of(f, pv);
 		if (!syn) {
 			f->info.syn_seen = false;
 			anom_raise(&f->info.anoms, ANOM_TCP_MIDSTREAM);
 		}
 	}
-	f->info.last_ts_us = pv->ts_us;
-	f->info.pkts[dir]++;
-	if (t->lru_tail != f) {
-		lru_unlink(t, f);
-		lru_append(t, f);
-	}
-	struct reasm *r = &f->dir[dir];
-	if (syn) {
-		if (!f->syn_dir[dir]) {
-			f->syn_dir[dir] = true;
-			f->isn[dir] = pv->seq;
-		}
-		if (!(pv->flags & TCP_ACK))
-			f->info.syn_seen = true;
-		else if (f->syn_dir[dir ^ 1])
-			f->info.syn_seen = true;
-		reasm_syn(r, pv->seq);
-	}
-	if (pv->flags & TCP_RST) {
-		flow_end(t, f, FLOW_END_RST, pv->ts_us);
-		return;
-	}
-	/* The ACK first: it may declare a hole of the other direction a gap and
-	 * deliver what was queued behind it, which came before this segment's
-	 * bytes (a reply answers the data it acknowledges). */
-	if (pv->flags & TCP_ACK) {
-		struct reasm *peer = &f->dir[dir ^ 1];
-		struct reasm_out po = out_for(t, f, dir ^ 1, pv->ts_us);
-		reasm_ack(peer, pv->ack, &t->lim, &po);
-	}
-	struct reasm_out o = out_for(t, f, dir, pv->ts_us);
-	uint32_t seq = syn ? pv->seq + 1 : pv->seq;
-	reasm_segment(r, seq, pv->payload, pv->payload_len, pv->payload_wire_len,
-	              pv->flags & TCP_FIN, &t->lim, &o);
-	if (pv->flags & TCP_FIN)
-		f->info.fin[dir] = true;
-	if (f->dir[0].done && f->dir[1].done && f->info.fin[0] && f->info.fin[1])
-		flow_end(t, f, FLOW_END_FIN, pv->ts_us);
+	segment_in(t, f, dir, pv);
 }
 
 void flow_table_expire(struct flow_table *t, uint64_t now_us)

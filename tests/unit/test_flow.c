@@ -1,7 +1,7 @@
 /* Unit tests of the flow table's defences (src/flow.c) and of SipHash
  * (src/siphash.c): the hash against reference vectors, bounded chains under
- * crafted bucket collisions, and the ACK of a segment applied before its
- * payload. */
+ * crafted bucket collisions, the RST window check (RFC 5961 §3.2), junk
+ * flag combinations, and the ACK of a segment applied before its payload. */
 #include "harness.h"
 
 #include <stdlib.h>
@@ -177,6 +177,153 @@ static void handshake(struct flow_table *t, uint32_t c, uint32_t s, int8_t ws, u
 	seg(t, 0, s + 1, c + 1, TCP_ACK, swin, NULL);
 }
 
+static uint64_t anom_now(enum anom_id id) { return anom_count(id); }
+
+/* ---- RST window check ---------------------------------------------------- */
+
+struct rst_case {
+	const char *name;
+	uint32_t cisn;      /* client ISN */
+	int8_t ws;          /* window scale of both SYNs (-1: none) */
+	uint16_t swin;      /* server's window field (the client's data goes into it) */
+	int64_t off;        /* RST from the client at (client next seq) + off */
+	int accepted;
+};
+
+static void test_rst_window(void)
+{
+	static const struct rst_case cases[] = {
+		{ "exact next", 1000, -1, 8192, 0, 1 },
+		{ "inside the window", 1000, -1, 8192, 100, 1 },
+		{ "last byte of the window", 1000, -1, 8192, 8191, 1 },
+		{ "one past the window", 1000, -1, 8192, 8192, 0 },
+		{ "far above", 1000, -1, 8192, 1000000, 0 },
+		{ "one below", 1000, -1, 8192, -1, 0 },
+		{ "far below", 1000, -1, 8192, -100000, 0 },
+		{ "half the space away", 1000, -1, 8192, 0x80000000ll, 0 },
+		{ "scaled window: inside", 1000, 7, 502, 502 * 128 - 1, 1 },
+		{ "scaled window: one past", 1000, 7, 502, 502 * 128, 0 },
+		{ "unscaled (no option): 1000 past a 502 window", 1000, -1, 502, 1000, 0 },
+		{ "zero window: exact", 1000, -1, 0, 0, 1 },
+		{ "zero window: one past", 1000, -1, 0, 1, 0 },
+		{ "wrap edge: window across 2^32, inside", 0xffffff00u, -1, 8192, 0x200, 1 },
+		{ "wrap edge: window across 2^32, past", 0xffffff00u, -1, 8192, 8192, 0 },
+		{ "wrap edge: just below", 0xffffff00u, -1, 8192, -1, 0 },
+		{ "wrap edge: next at 0xffffffff, past", 0xfffffffeu, -1, 8192, 8192 + 5, 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct rst_case *c = &cases[i];
+		struct flow_table *t = table();
+		handshake(t, c->cisn, 5000, c->ws, 502, c->swin);
+		uint64_t before = anom_now(ANOM_TCP_RST_OUT_OF_WINDOW);
+		seg(t, 1, c->cisn + 1 + (uint32_t)c->off, 0, TCP_RST, 0, NULL);
+		int ended = closes == 1 && last_end == FLOW_END_RST;
+		int counted = anom_now(ANOM_TCP_RST_OUT_OF_WINDOW) == before + 1;
+		if (ended != c->accepted || counted == c->accepted) {
+			t_fail++;
+			fprintf(stderr, "FAIL rst %s: ended %d counted %d, want accepted %d\n", c->name, ended, counted,
+			        c->accepted);
+		} else {
+			t_pass++;
+		}
+		flow_table_free(t);
+	}
+}
+
+static void test_rst_other_cases(void)
+{
+	/* After an out-of-window RST the session goes on. */
+	struct flow_table *t = table();
+	handshake(t, 1000, 5000, 7, 502, 502);
+	seg(t, 0, 5001, 1001, TCP_ACK | TCP_PSH, 502, "220 hi\r\n");
+	seg(t, 1, 1001 + 1000000, 0, TCP_RST, 0, NULL);
+	seg(t, 0, 5001 - 70000, 0, TCP_RST | TCP_ACK, 0, NULL);
+	seg(t, 1, 1001, 5009, TCP_ACK | TCP_PSH, 502, "QUIT\r\n");
+	CHECK(closes == 0);
+	CHECK_MEM(bytes[0].buf, bytes[0].len, "QUIT\r\n", 6);
+	/* An in-window RST from the server (at the client's ACK) ends it. */
+	seg(t, 0, 5009, 1007, TCP_RST | TCP_ACK, 0, NULL);
+	CHECK(closes == 1 && last_end == FLOW_END_RST);
+	flow_table_free(t);
+
+	/* An injected ACK cannot drag the window to an injected RST. */
+	t = table();
+	handshake(t, 1000, 5000, -1, 8192, 8192);
+	seg(t, 0, 5001, 1001 + 3000000, TCP_ACK, 65535, NULL); /* "the server acknowledges 3 MB" */
+	seg(t, 1, 1001 + 3000000, 0, TCP_RST, 0, NULL);
+	CHECK(closes == 0);
+	flow_table_free(t);
+
+	/* The receiver's ACKs are missing, the RST is at the sender's next
+	 * sequence number: accepted. */
+	t = table();
+	handshake(t, 1000, 5000, -1, 8192, 100);
+	seg(t, 1, 1001, 5001, TCP_ACK, 8192, "0123456789"); /* inside the 100-byte window */
+	seg(t, 1, 1011, 5001, TCP_ACK, 8192, "0123456789");
+	seg(t, 1, 1021, 5001, TCP_RST | TCP_ACK, 0, NULL);
+	CHECK(closes == 1 && last_end == FLOW_END_RST);
+	flow_table_free(t);
+
+	/* SYN-SENT (RFC 9293 §3.10.7.3): the RST to a SYN must acknowledge it. */
+	t = table();
+	syn(t, 1, 7000, 0, -1);
+	seg(t, 0, 0, 12345, TCP_RST | TCP_ACK, 0, NULL);
+	CHECK(closes == 0);
+	seg(t, 0, 0, 7001, TCP_RST | TCP_ACK, 0, NULL); /* connection refused */
+	CHECK(closes == 1 && last_end == FLOW_END_RST);
+	flow_table_free(t);
+
+	/* Mid-stream, nothing acknowledged yet: the first RST is taken. */
+	t = table();
+	seg(t, 1, 777777, 0, TCP_RST, 0, NULL);
+	CHECK(closes == 1 && last_end == FLOW_END_RST);
+	flow_table_free(t);
+}
+
+/* ---- junk flags ----------------------------------------------------------- */
+
+static void test_bad_flags(void)
+{
+	static const uint8_t junk[] = { TCP_SYN | TCP_FIN, TCP_SYN | TCP_FIN | TCP_ACK, TCP_SYN | TCP_RST, 0,
+	                                TCP_PSH, TCP_FIN, TCP_FIN | TCP_PSH | TCP_URG };
+	for (size_t i = 0; i < sizeof junk; i++) {
+		struct flow_table *t = table();
+		uint64_t before = anom_now(ANOM_TCP_BAD_FLAGS);
+		seg(t, 1, 1000, 0, junk[i], 8192, "MAIL FROM:<junk@evil.example>\r\n");
+		struct flow_stats st;
+		flow_table_stats(t, &st);
+		CHECK(st.flows_total == 0);
+		CHECK(bytes[0].len == 0);
+		CHECK(anom_now(ANOM_TCP_BAD_FLAGS) == before + 1);
+		flow_table_free(t);
+	}
+	/* On an open flow: dropped, the flow goes on. */
+	struct flow_table *t = table();
+	handshake(t, 1000, 5000, -1, 8192, 8192);
+	seg(t, 1, 1001, 5001, 0, 8192, "MAIL FROM:<null@evil.example>\r\n");
+	seg(t, 1, 1001, 5001, TCP_ACK | TCP_PSH, 8192, "QUIT\r\n");
+	CHECK_MEM(bytes[0].buf, bytes[0].len, "QUIT\r\n", 6);
+	/* An RST with data: the RST counts (in window), the data does not. */
+	uint64_t before = anom_now(ANOM_TCP_BAD_FLAGS);
+	seg(t, 1, 1007, 5001, TCP_RST | TCP_ACK, 0, "MAIL FROM:<rst@evil.example>\r\n");
+	CHECK(closes == 1 && last_end == FLOW_END_RST);
+	CHECK_MEM(bytes[0].buf, bytes[0].len, "QUIT\r\n", 6);
+	CHECK(anom_now(ANOM_TCP_BAD_FLAGS) == before + 1);
+	flow_table_free(t);
+	/* A SYN carrying data (TCP Fast Open) is not junk. */
+	t = table();
+	struct pkt_view v;
+	memset(&v, 0, sizeof v);
+	v.family = 4;
+	v.src[0] = 10, v.src[3] = 1, v.dst[0] = 10, v.dst[3] = 2;
+	v.sport = 40001, v.dport = 25, v.seq = 100, v.flags = TCP_SYN, v.wscale = -1;
+	v.payload = (const uint8_t *)"EHLO a\r\n";
+	v.payload_len = v.payload_wire_len = 8;
+	flow_table_packet(t, &v);
+	CHECK_MEM(bytes[0].buf, bytes[0].len, "EHLO a\r\n", 8);
+	flow_table_free(t);
+}
+
 /* ---- the ACK before the payload ------------------------------------------- */
 
 static void test_ack_before_payload(void)
@@ -283,6 +430,9 @@ static void test_chain_bound(void)
 int main(void)
 {
 	test_siphash_vectors();
+	test_rst_window();
+	test_rst_other_cases();
+	test_bad_flags();
 	test_ack_before_payload();
 	test_chain_bound();
 	sbuf_free(&bytes[0]);
