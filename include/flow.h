@@ -29,6 +29,7 @@ enum flow_end {
 	FLOW_END_TIMEOUT,  /* idle longer than the timeout */
 	FLOW_END_EOF,      /* still open when the capture ended */
 	FLOW_END_EVICTED,  /* pushed out to respect a cap */
+	FLOW_END_REUSED,   /* a new connection took its tuple (FINs not captured) */
 };
 const char *flow_end_str(enum flow_end e);
 

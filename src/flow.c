@@ -19,7 +19,8 @@
  * RFC 5961): segments no endpoint accepts (SYN with FIN or RST, no ACK
  * outside the handshake) are dropped (tcp_bad_flags); an RST is applied
  * only if its sequence number is in its receiver's window
- * (tcp_rst_out_of_window otherwise). */
+ * (tcp_rst_out_of_window otherwise); a SYN with a new ISN on an open flow
+ * replaces the flow only once the other side answers it with a SYN-ACK. */
 #include "flow.h"
 
 #include <stdio.h>
@@ -50,6 +51,14 @@ struct flow {
 	uint32_t isn[2];                 /* SYN sequence numbers (if syn_seen) */
 	bool     syn_dir[2];             /* a SYN was seen in this direction */
 	struct tcp_track trk[2];         /* per direction, for the RST window check */
+	/* A SYN with a new ISN on this open flow, waiting for the other side's
+	 * SYN-ACK before it replaces the flow (port reuse). */
+	bool     reuse_pending;
+	uint8_t  reuse_dir;              /* the direction that sent it */
+	int8_t   reuse_wscale;           /* its window-scale option */
+	uint16_t reuse_window;           /* its window field */
+	uint32_t reuse_isn;              /* its sequence number */
+	uint64_t reuse_ts;               /* its time stamp */
 	void    *app;                    /* application state from hooks.open */
 	bool     app_open;               /* hooks.open was called */
 	bool     closed;                 /* hooks.close was called; lingering */
@@ -85,6 +94,7 @@ const char *flow_end_str(enum flow_end e)
 	case FLOW_END_TIMEOUT: return "timeout";
 	case FLOW_END_EOF: return "eof";
 	case FLOW_END_EVICTED: return "evicted";
+	case FLOW_END_REUSED: return "reused";
 	}
 	return "?";
 }
@@ -478,6 +488,18 @@ static bool rst_in_window(const struct flow *f, int dir, const struct pkt_view *
 	return snd_next(f, dir, &sent) && pv->seq == sent;
 }
 
+/* A SYN (no ACK) from dir on an open flow: is it another connection? Not
+ * if it repeats the SYN this flow began with (a retransmission), nor, when
+ * that SYN was not captured, if it is the one just before the first byte
+ * seen. */
+static bool syn_is_new(const struct flow *f, int dir, uint32_t seq)
+{
+	if (f->syn_dir[dir])
+		return seq != f->isn[dir];
+	const struct reasm *r = &f->dir[dir];
+	return !(r->started && seq + 1 == r->base);
+}
+
 /* One segment of flow f, direction dir. */
 static void segment_in(struct flow_table *t, struct flow *f, int dir, const struct pkt_view *pv)
 {
@@ -593,6 +615,43 @@ void flow_table_packet(struct flow_table *t, const struct pkt_view *pv)
 		}
 		flow_remove(t, f);
 		f = NULL;
+	}
+	if (f && syn && !ack && syn_is_new(f, dir, pv->seq)) {
+		/* Another connection on an open flow's tuple (its FINs were not
+		 * captured), or an injected SYN, which an endpoint answers with a
+		 * challenge ACK (RFC 5961 §4.2) and which must not end the flow:
+		 * remembered until the other side's SYN-ACK confirms it. Its data
+		 * (TCP Fast Open) is not kept. */
+		f->reuse_pending = true;
+		f->reuse_dir = (uint8_t)dir;
+		f->reuse_isn = pv->seq;
+		f->reuse_window = pv->window;
+		f->reuse_wscale = pv->wscale;
+		f->reuse_ts = pv->ts_us;
+		return;
+	}
+	if (f && syn && ack && f->reuse_pending && dir != f->reuse_dir && pv->ack == f->reuse_isn + 1) {
+		/* The SYN-ACK: the old connection is gone ("TCP port numbers
+		 * reused" to tshark). End it and replay the SYN on a new flow. */
+		struct pkt_view s = *pv;
+		memcpy(s.src, pv->dst, sizeof s.src);
+		memcpy(s.dst, pv->src, sizeof s.dst);
+		s.sport = pv->dport;
+		s.dport = pv->sport;
+		s.seq = f->reuse_isn;
+		s.ack = 0;
+		s.flags = TCP_SYN;
+		s.window = f->reuse_window;
+		s.wscale = f->reuse_wscale;
+		s.mss = 0;
+		s.payload = NULL;
+		s.payload_len = s.payload_wire_len = 0;
+		s.ts_us = f->reuse_ts < pv->ts_us ? f->reuse_ts : pv->ts_us;
+		flow_end(t, f, FLOW_END_REUSED, pv->ts_us);
+		flow_remove(t, f);
+		f = flow_create(t, &s, h);
+		segment_in(t, f, FLOW_C2S, &s);
+		dir = dir_of(f, pv);
 	}
 	if (!f) {
 		f = flow_create(t, pv, h);

@@ -1,7 +1,8 @@
 /* Unit tests of the flow table's defences (src/flow.c) and of SipHash
  * (src/siphash.c): the hash against reference vectors, bounded chains under
  * crafted bucket collisions, the RST window check (RFC 5961 §3.2), junk
- * flag combinations, and the ACK of a segment applied before its payload. */
+ * flag combinations, port reuse on an open flow, and the ACK of a segment
+ * applied before its payload. */
 #include "harness.h"
 
 #include <stdlib.h>
@@ -324,6 +325,42 @@ static void test_bad_flags(void)
 	flow_table_free(t);
 }
 
+/* ---- port reuse ------------------------------------------------------------ */
+
+static void test_port_reuse(void)
+{
+	/* Connection 1 never closes on the wire; connection 2 reuses the tuple. */
+	struct flow_table *t = table();
+	handshake(t, 1000, 5000, 7, 502, 502);
+	seg(t, 1, 1001, 5001, TCP_ACK | TCP_PSH, 502, "NOOP\r\n");
+	syn(t, 1, 0x70000000, 0, 7);              /* a new SYN: pending */
+	CHECK(closes == 0);
+	syn(t, 0, 0x50000000, 0x70000001, 7);     /* answered: the old flow is gone */
+	CHECK(closes == 1 && last_end == FLOW_END_REUSED && last_id == 1);
+	seg(t, 1, 0x70000001, 0x50000001, TCP_ACK | TCP_PSH, 502, "QUIT\r\n");
+	flow_table_close_all(t, 0);
+	CHECK(closes == 2 && last_id == 2 && last_end == FLOW_END_EOF);
+	CHECK_MEM(bytes[0].buf, bytes[0].len, "NOOP\r\nQUIT\r\n", 12);
+	struct flow_stats st;
+	flow_table_stats(t, &st);
+	CHECK(st.flows_total == 2);
+	flow_table_free(t);
+
+	/* An injected SYN nobody answers does not end the flow; a retransmitted
+	 * SYN with the flow's own ISN is not a new connection. */
+	t = table();
+	handshake(t, 1000, 5000, 7, 502, 502);
+	syn(t, 1, 1000, 0, 7);
+	syn(t, 1, 0x12345678, 0, 7);
+	seg(t, 0, 5001, 1001, TCP_ACK, 502, NULL);  /* the server's challenge ACK */
+	seg(t, 1, 1001, 5001, TCP_ACK | TCP_PSH, 502, "QUIT\r\n");
+	CHECK(closes == 0);
+	CHECK_MEM(bytes[0].buf, bytes[0].len, "QUIT\r\n", 6);
+	flow_table_stats(t, &st);
+	CHECK(st.flows_total == 1);
+	flow_table_free(t);
+}
+
 /* ---- the ACK before the payload ------------------------------------------- */
 
 static void test_ack_before_payload(void)
@@ -433,6 +470,7 @@ int main(void)
 	test_rst_window();
 	test_rst_other_cases();
 	test_bad_flags();
+	test_port_reuse();
 	test_ack_before_payload();
 	test_chain_bound();
 	sbuf_free(&bytes[0]);
