@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "siphash.h"
+
 #define COUNTMAP_VALUES 4 /* counters per key (e.g. success/failure/cancelled/unknown) */
 
 struct countmap_entry {
@@ -22,6 +24,7 @@ struct countmap {
 	size_t max_keys;                   /* cap on distinct keys */
 	uint64_t other[COUNTMAP_VALUES];   /* counts of keys beyond the cap */
 	uint64_t dropped_keys;             /* distinct-key insertions refused (approximate) */
+	struct siphash_key key;            /* secret hash key, random per map (keys are wire data) */
 };
 
 void countmap_init(struct countmap *m, size_t max_keys);

@@ -29,6 +29,7 @@ enum flow_end {
 	FLOW_END_TIMEOUT,  /* idle longer than the timeout */
 	FLOW_END_EOF,      /* still open when the capture ended */
 	FLOW_END_EVICTED,  /* pushed out to respect a cap */
+	FLOW_END_REUSED,   /* a new connection took its tuple (FINs not captured) */
 };
 const char *flow_end_str(enum flow_end e);
 
@@ -77,8 +78,17 @@ struct flow_config {
 	size_t          ooo_bytes_per_dir;/* out-of-order bytes held per direction */
 	size_t          ooo_segs_per_dir; /* out-of-order segments held per direction */
 	size_t          ooo_bytes_total;  /* out-of-order bytes held in all flows */
+	const uint8_t  *hash_key;         /* 16-byte SipHash key of the table; NULL (the default):
+	                                     a random one per table (getrandom) */
 };
 void flow_config_defaults(struct flow_config *c);
+
+/* Hash chains are never longer than this: a new flow whose bucket already
+ * holds FLOW_CHAIN_MAX flows evicts one of them first (a closed one, else
+ * the least recently active; an open one ends "evicted"). With a secret
+ * key and the load kept at most 1/2, a chain of 16 by chance is below
+ * 1e-18 per bucket; it bounds the work per packet even if the key leaked. */
+#define FLOW_CHAIN_MAX 16
 
 struct flow_table;
 
@@ -102,6 +112,11 @@ struct flow_stats {
 	uint64_t ooo_bytes_peak;
 	uint64_t segments;         /* TCP segments seen */
 	uint64_t ignored;          /* segments of untracked flows */
+	uint64_t lookups;          /* table look-ups (one per tracked segment) */
+	uint64_t chain_steps;      /* flows compared in those look-ups */
+	uint64_t chain_max;        /* the longest chain walked (at most FLOW_CHAIN_MAX) */
+	uint64_t chain_evicted;    /* flows evicted because their chain was full */
+	bool     key_random;       /* the hash key came from the kernel's entropy */
 };
 void flow_table_stats(const struct flow_table *t, struct flow_stats *out);
 

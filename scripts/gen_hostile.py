@@ -3,6 +3,7 @@
 
     python3 scripts/gen_hostile.py [OUTDIR]            # default tests/hostile
     python3 scripts/gen_hostile.py --syn-flood OUTDIR  # the big one, at test time
+    python3 scripts/gen_hostile.py --syn-collide OUTDIR  # hash-flood SYNs, at test time
 
 Deterministic (fixed seeds, gzip without a time stamp): running it again writes
 the same bytes. Each capture is a gzip'd classic pcap NAME.pcap.gz holding one
@@ -30,9 +31,17 @@ smtpscope's JSON output and the normal session's envelope. The captures:
   escapes_nul       ESC/CSI/OSC sequences, C1 controls, NUL bytes and bidi
                     overrides in every field (greeting, EHLO, AUTH user, MAIL,
                     RCPT, headers, reply texts, attachment name)
+  rst_out_of_window a whole mail session (sequence numbers across 2^32 and
+                    2^31) into which RSTs are injected from both sides, at
+                    sequence numbers below, above and all around the
+                    receiver's window; its mail must still be reported
   syn_flood         (--syn-flood only: ~20 MB gzip'd, not committed) 1,000,000
                     bare SYNs on port 25 from distinct sources, minimal raw-IP
                     frames, with three real sessions interleaved
+  syn_collide       (--syn-collide only) the same with 1,000,000 SYNs whose
+                    tuples all had one hash value under the flow table's old
+                    unkeyed hash (mix64(seed ^ lo ^ rotl17(hi))), so they
+                    would all have shared one chain
 """
 
 import base64
@@ -323,12 +332,64 @@ def b_escapes_nul(pc, t0):
     t.close()
 
 
+RST_USER = "user-rst_out_of_window-victim"
+
+
+def b_rst_out_of_window(pc, t0):
+    """A mail session with RSTs injected from both sides at sequence numbers
+    outside the receiver's window: the window-field values are 502 (client)
+    and 509 (server) with window scale 7, so 64,256 and 65,152 bytes."""
+    sender, rcpt = "ceo@victim.example", "finance@victim.example"
+    t = Tcp(pc, client=("203.0.113.70", 0), server=SERVER, t0=t0, seed=hash_seed("rst_out_of_window"),
+            isn=(0xFFFFFFF0, 0x7FFFFFF0))  # the client's numbers wrap 2^32, the server's cross 2^31
+    wnd = {"client": 509 << 7, "server": 502 << 7}  # the receiver's window for RSTs from that side
+
+    def inject():
+        # both sides acknowledge what they received (their windows start there)
+        t.segment("client", t.c.nxt - 1, b"", flags="A")
+        t.segment("server", t.s.nxt - 1, b"", flags="A")
+        for side in ("client", "server"):
+            me = t.c if side == "client" else t.s
+            nxt, w = me.nxt - 1, wnd[side]  # relative to ISN + 1, as segment() counts
+            offs = [-1, -2, -1000, -w, -w - 1, -(1 << 31), w, w + 1, 100000, 1000000,
+                    (1 << 31) - 1, 1 << 31, (1 << 32) - w - 1]
+            offs += [w + k * (((1 << 32) - 2 * w) // 32) for k in range(1, 32)]  # all around the space
+            for k, off in enumerate(offs):
+                t.segment(side, nxt + off, b"", flags="RA" if k % 2 else "R", delay=0.00002)
+        # and one with data, out of the window: its bytes must not become a command
+        t.segment("client", t.c.nxt - 1 + 200000, b"RSET\r\nMAIL FROM:<evil@evil.example>\r\n", flags="RA")
+
+    t.handshake()
+    t.server(GREETING)
+    t.client(smtp_lines("EHLO client.victim.example"))
+    t.server(EHLO_REPLY)
+    inject()
+    t.client(smtp_lines("AUTH PLAIN " + base64.b64encode(b"\0" + RST_USER.encode() + b"\0pw").decode()))
+    t.server(reply(235, "2.7.0 Authentication successful"))
+    t.client(smtp_lines("MAIL FROM:<%s>" % sender))
+    t.server(reply(250, "2.1.0 Ok"))
+    t.client(smtp_lines("RCPT TO:<%s>" % rcpt))
+    t.server(reply(250, "2.1.5 Ok"))
+    inject()
+    t.client(smtp_lines("DATA"))
+    t.server(reply(354, "End data with <CR><LF>.<CR><LF>"))
+    msg = dot_stuff("From: <%s>\r\nTo: <%s>\r\nSubject: transfer\r\n\r\n%s" % (sender, rcpt, "please pay\r\n" * 300))
+    t.client(msg[:1500])
+    inject()
+    t.client(msg[1500:])
+    t.server(reply(250, "2.0.0 Ok: queued"))
+    inject()
+    t.client(smtp_lines("QUIT"))
+    t.server(reply(221, "2.0.0 Bye"))
+    t.close()
+
+
 # ---- the SYN flood (generated at test time) -------------------------------------
 
-def syn_flood(outdir, n=1000000):
-    """n minimal SYN frames (raw IPv4, 40 bytes) to port 25, 50 us apart, with
-    three normal sessions interleaved (at the start, middle and end)."""
-    name = "syn_flood"
+def syn_frames(outdir, name, n, tuples, seed):
+    """n minimal SYN frames (raw IPv4, 40 bytes), 50 us apart, from
+    tuples(i) -> (src 4 bytes, sport, dst 4 bytes), with three normal
+    sessions interleaved (at the start, middle and end)."""
     pc = Pcap(None, LINKTYPE_RAW, seed=5)
     span = n * 50 / 1e6
     normals = [normal_session(pc, name, T0 + k * span / 2 + 0.5, client_ip="192.0.2.%d" % (20 + k))
@@ -343,8 +404,7 @@ def syn_flood(outdir, n=1000000):
         ts_s, ts_u, cap, _ = struct.unpack("<IIII", real[off:off + 16])
         recs.append((ts_s * 1000000 + ts_u, real[off:off + 16 + cap]))
         off += 16 + cap
-    dst = bytes([198, 51, 100, 25])
-    rng = random.Random(11)
+    rng = random.Random(seed)
     path = os.path.join(outdir, name + ".pcap.gz")
     t0 = int(T0 * 1e6)
     with open(path, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=1) as g:
@@ -356,8 +416,7 @@ def syn_flood(outdir, n=1000000):
             while ri < len(recs) and recs[ri][0] <= ts:
                 out.append(recs[ri][1])
                 ri += 1
-            src = struct.pack("!I", 0x0A000000 + i)   # 10.0.0.0/8, one source per SYN
-            sport = 1024 + (i % 60000)
+            src, sport, dst = tuples(i)
             seq = rng.getrandbits(32)
             tcp = struct.pack("!HHIIBBHHH", sport, 25, seq, 0, 5 << 4, 0x02, 1024, 0, 0)
             ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, i & 0xFFFF, 0, 64, 6, 0, src, dst)
@@ -371,9 +430,45 @@ def syn_flood(outdir, n=1000000):
     return {"anomalies": ["flow_evicted"], "normal": normals[0], "normal_sessions": 3, "min_flows": n}
 
 
+def syn_flood(outdir, n=1000000):
+    """1,000,000 SYNs to port 25 of one server from distinct sources."""
+    dst = bytes([198, 51, 100, 25])
+    return syn_frames(outdir, "syn_flood", n,
+                      lambda i: (struct.pack("!I", 0x0A000000 + i), 1024 + (i % 60000), dst), 11)
+
+
+def collide_tuples(n):
+    """n (client, client port, server) tuples on port 25 that all had one
+    value under the old flow hash mix64(seed ^ lo ^ rotl17(hi)), whatever
+    the seed: each endpoint is (address as a little-endian host reads it)
+    << 16 | port, lo the lower one. The client is hi: its address bits 15-30
+    are fixed so that lo = C ^ rotl17(hi) fits 48 bits; C's low 16 bits are
+    25, so lo is always a server on port 25 (tests/unit/test_flow.c builds
+    the same set)."""
+    C = 0x7FFF0A0B0C0D0019
+    out = []
+    for cport in range(1024, 65536):
+        for low in range(0x2000):
+            c4 = 0x3FFF8000 | low
+            hi = c4 << 16 | cport
+            lo = C ^ (((hi << 17) | (hi >> 47)) & ((1 << 64) - 1))
+            if lo >> 48 or lo >= hi or lo & 0xFFFF != 25:
+                continue
+            out.append((struct.pack("<I", c4), cport, struct.pack("<I", lo >> 16)))
+            if len(out) == n:
+                return out
+    return out
+
+
+def syn_collide(outdir, n=1000000):
+    tup = collide_tuples(n)
+    return syn_frames(outdir, "syn_collide", len(tup), lambda i: tup[i], 13)
+
+
 def main(argv):
-    if len(argv) >= 2 and argv[0] == "--syn-flood":
-        e = syn_flood(argv[1], int(argv[2]) if len(argv) > 2 else 1000000)
+    if len(argv) >= 2 and argv[0] in ("--syn-flood", "--syn-collide"):
+        gen = syn_flood if argv[0] == "--syn-flood" else syn_collide
+        e = gen(argv[1], int(argv[2]) if len(argv) > 2 else 1000000)
         print(json.dumps(e))
         return 0
     outdir = argv[0] if argv else os.path.join(os.path.dirname(HERE), "tests", "hostile")
@@ -386,11 +481,15 @@ def main(argv):
     capture(outdir, "auth_garbage", ["smtp_auth_malformed", "smtp_auth_bad_base64", "smtp_auth_too_many_attempts"],
             b_auth_garbage)
     capture(outdir, "bdat_huge", ["smtp_invalid_bdat_command", "smtp_huge_bdat_chunk"], b_bdat_huge)
-    capture(outdir, "overlap_conflict", ["tcp_overlap_conflict"], b_overlap_conflict)
+    capture(outdir, "overlap_conflict", ["tcp_overlap_conflict"], b_overlap_conflict,
+            {"mail_from_seen": ["good@example.org"], "not_mail_from": ["evil@example.org"]})
     capture(outdir, "never_closes", ["flow_timeout", "smtp_data_incomplete"], b_never_closes)
     capture(outdir, "header_10mb", ["imf_header_too_long", "imf_field_too_long"], b_header_10mb)
     capture(outdir, "mime_nested", ["imf_mime_too_deep", "imf_mime_too_many_parts"], b_mime_nested)
     capture(outdir, "escapes_nul", ["imf_nul_byte"], b_escapes_nul, {"no_raw_escapes": True})
+    capture(outdir, "rst_out_of_window", ["tcp_rst_out_of_window", "tcp_bad_flags"], b_rst_out_of_window,
+            {"also": [{"user": RST_USER, "mail_from": "ceo@victim.example", "rcpt": "finance@victim.example"}],
+             "not_mail_from": ["evil@evil.example"]})
     with open(os.path.join(outdir, "expect.json"), "w") as f:
         json.dump(EXPECT, f, indent=1, sort_keys=True)
         f.write("\n")

@@ -5,34 +5,30 @@
 #include <string.h>
 
 #include "sbuf.h"
+#include "siphash.h"
 
 void countmap_init(struct countmap *m, size_t max_keys)
 {
 	memset(m, 0, sizeof *m);
 	m->max_keys = max_keys;
+	siphash_key_random(&m->key);
 }
 
-static uint64_t hash(const char *k, size_t n)
+/* Keys are wire bytes (addresses, domains, AUTH user names): SipHash-1-3
+ * under the map's own secret key, so nobody can send keys that pile up in
+ * one probe run (hash flooding). The order of the slots never shows:
+ * countmap_sorted sorts. */
+static uint64_t hash(const struct siphash_key *key, const char *k, size_t n)
 {
-	/* 8 bytes a step (keys are addresses and domains, 10-40 bytes); the
-	 * order of the slots never shows: countmap_sorted sorts */
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
-	for (; n >= 8; k += 8, n -= 8) {
-		memcpy(&w, k, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-	}
-	w = 0;
-	memcpy(&w, k, n);
-	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 29;
-	h *= 0xff51afd7ed558ccdull;
-	return h ^ (h >> 32);
+	return siphash13(key, k, n);
 }
 
-static struct countmap_entry *find(struct countmap_entry *slots, size_t nslots, const char *k, size_t n)
+/* Linear probing; the load stays at most 1/2 (grow), so an empty slot ends
+ * every probe run. */
+static struct countmap_entry *find(const struct siphash_key *key, struct countmap_entry *slots, size_t nslots,
+                                   const char *k, size_t n)
 {
-	size_t i = hash(k, n) & (nslots - 1);
+	size_t i = hash(key, k, n) & (nslots - 1);
 	for (;;) {
 		struct countmap_entry *e = &slots[i];
 		if (!e->key || (e->key_n == n && memcmp(e->key, k, n) == 0))
@@ -47,7 +43,7 @@ static void grow(struct countmap *m)
 	struct countmap_entry *s = xcalloc(ns, sizeof *s);
 	for (size_t i = 0; i < m->nslots; i++)
 		if (m->slots[i].key)
-			*find(s, ns, m->slots[i].key, m->slots[i].key_n) = m->slots[i];
+			*find(&m->key, s, ns, m->slots[i].key, m->slots[i].key_n) = m->slots[i];
 	free(m->slots);
 	m->slots = s;
 	m->nslots = ns;
@@ -61,7 +57,7 @@ void countmap_add(struct countmap *m, const char *key, size_t n, int idx, uint64
 		key = "", n = 0;
 	if ((m->n + 1) * 2 > m->nslots && m->n < m->max_keys)
 		grow(m);
-	struct countmap_entry *e = m->nslots ? find(m->slots, m->nslots, key, n) : NULL;
+	struct countmap_entry *e = m->nslots ? find(&m->key, m->slots, m->nslots, key, n) : NULL;
 	if (e && e->key) {
 		e->v[idx] += delta;
 		return;
@@ -83,7 +79,12 @@ static int cmp(const void *a, const void *b)
 	const struct countmap_entry *x = *(struct countmap_entry *const *)a, *y = *(struct countmap_entry *const *)b;
 	if (x->v[sort_idx] != y->v[sort_idx])
 		return x->v[sort_idx] > y->v[sort_idx] ? -1 : 1;
-	return strcmp(x->key, y->key);
+	/* all the bytes (a key may hold a NUL), so the order never depends on
+	 * the slots, which depend on the random hash key */
+	int c = memcmp(x->key, y->key, x->key_n < y->key_n ? x->key_n : y->key_n);
+	if (c)
+		return c;
+	return x->key_n < y->key_n ? -1 : x->key_n > y->key_n;
 }
 
 struct countmap_entry **countmap_sorted(const struct countmap *m, int idx, size_t *count)

@@ -7,16 +7,40 @@
  * for a short linger (cfg.linger_us of capture time), so late ACKs and
  * retransmissions of its packets do not create phantom flows; a new SYN with
  * another ISN replaces it (port reuse). Memory therefore follows the open
- * flows, not every flow of the capture. */
+ * flows, not every flow of the capture.
+ *
+ * The bucket of a flow is SipHash-1-3 of its canonical key (both endpoints,
+ * the lower first) under a secret key drawn per table, so which tuples
+ * collide cannot be known from outside (hash flooding); chains are also
+ * bounded (FLOW_CHAIN_MAX, include/flow.h), so even a leaked key buys an
+ * attacker at most that many comparisons per packet.
+ *
+ * TCP checks a passive monitor can make like an endpoint (RFC 9293 §3.10.7,
+ * RFC 5961): segments no endpoint accepts (SYN with FIN or RST, no ACK
+ * outside the handshake) are dropped (tcp_bad_flags); an RST is applied
+ * only if its sequence number is in its receiver's window
+ * (tcp_rst_out_of_window otherwise); a SYN with a new ISN on an open flow
+ * replaces the flow only once the other side answers it with a SYN-ACK. */
 #include "flow.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "decode.h"
 #include "reasm.h"
 #include "sbuf.h"
+#include "siphash.h"
+
+/* What one direction acknowledges (RFC 9293 §3.3.1), for the RST window
+ * check. What it sends is its reassembled stream's (struct reasm). */
+struct tcp_track {
+	uint32_t rcv_nxt;   /* the last acknowledgement number it sent (its RCV.NXT) */
+	uint32_t rcv_wnd;   /* the window it advertised with that ACK, in bytes (scaled) */
+	int8_t   wscale;    /* window-scale option of its SYN, -1 if none or no SYN seen */
+	uint8_t  wshift;    /* the shift of its window fields (win_shift), kept current */
+	bool     ack_known; /* rcv_nxt and rcv_wnd are meaningful */
+};
 
 struct flow {
 	struct flow *hnext;              /* hash chain */
@@ -26,6 +50,15 @@ struct flow {
 	struct reasm dir[2];             /* FLOW_C2S, FLOW_S2C */
 	uint32_t isn[2];                 /* SYN sequence numbers (if syn_seen) */
 	bool     syn_dir[2];             /* a SYN was seen in this direction */
+	struct tcp_track trk[2];         /* per direction, for the RST window check */
+	/* A SYN with a new ISN on this open flow, waiting for the other side's
+	 * SYN-ACK before it replaces the flow (port reuse). */
+	bool     reuse_pending;
+	uint8_t  reuse_dir;              /* the direction that sent it */
+	int8_t   reuse_wscale;           /* its window-scale option */
+	uint16_t reuse_window;           /* its window field */
+	uint32_t reuse_isn;              /* its sequence number */
+	uint64_t reuse_ts;               /* its time stamp */
 	void    *app;                    /* application state from hooks.open */
 	bool     app_open;               /* hooks.open was called */
 	bool     closed;                 /* hooks.close was called; lingering */
@@ -40,7 +73,7 @@ struct flow_table {
 	struct flow *lru_head, *lru_tail;/* open flows */
 	struct flow *lin_head, *lin_tail;/* closed flows lingering, same order */
 	size_t nlinger;                  /* flows on the linger list */
-	uint64_t seed;                   /* hash seed, random per run (hash flooding) */
+	struct siphash_key key;          /* hash key, secret and random per table (hash flooding) */
 	uint64_t next_id;
 	struct reasm_limits lim;
 	struct reasm_pool pool;          /* recent-byte rings for reuse (lim.pool) */
@@ -61,6 +94,7 @@ const char *flow_end_str(enum flow_end e)
 	case FLOW_END_TIMEOUT: return "timeout";
 	case FLOW_END_EOF: return "eof";
 	case FLOW_END_EVICTED: return "evicted";
+	case FLOW_END_REUSED: return "reused";
 	}
 	return "?";
 }
@@ -80,45 +114,32 @@ void flow_config_defaults(struct flow_config *c)
 	c->ooo_bytes_total = 64u << 20;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
-static uint64_t load64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
-
-/* Order-independent hash of the two endpoints. */
-static uint64_t endpoint_hash(uint64_t seed, uint8_t fam, const uint8_t *a, uint16_t pa)
-{
-	uint64_t h = seed ^ fam; /* IPv6 (IPv4 is hashed in key_hash) */
-	h = mix64(h ^ load64(a));
-	h = mix64(h ^ load64(a + 8));
-	return mix64(h ^ pa);
-}
-
+/* The bucket hash: SipHash-1-3 of the canonical key, so it does not matter
+ * which side sent the packet. IPv4: each endpoint as (address as the host
+ * reads it) << 16 | port, 48 bits, the lower one first: 12 bytes, the
+ * specialised SipHash (one message word and the final one). IPv6: the 36 bytes address, address, port,
+ * port, the lower endpoint (by address, then port) first. */
 static uint64_t key_hash(const struct flow_table *t, const struct pkt_view *pv)
 {
-	if (pv->family != 6) { /* each endpoint fits 48 bits: order them, one mix */
+	if (pv->family != 6) {
 		uint32_t s4, d4;
 		memcpy(&s4, pv->src, 4);
 		memcpy(&d4, pv->dst, 4);
 		uint64_t a = (uint64_t)s4 << 16 | pv->sport, b = (uint64_t)d4 << 16 | pv->dport;
-		uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
-		return mix64(t->seed ^ lo ^ (hi << 17 | hi >> 47));
+		return siphash13_u48x2(&t->key, a < b ? a : b, a < b ? b : a);
 	}
-	uint64_t ha = endpoint_hash(t->seed, pv->family, pv->src, pv->sport);
-	uint64_t hb = endpoint_hash(t->seed, pv->family, pv->dst, pv->dport);
-	return mix64(ha + hb) ^ (ha ^ hb); /* symmetric */
+	int c = memcmp(pv->src, pv->dst, 16);
+	bool src_first = c < 0 || (c == 0 && pv->sport <= pv->dport);
+	const uint8_t *lo = src_first ? pv->src : pv->dst, *hi = src_first ? pv->dst : pv->src;
+	uint16_t plo = src_first ? pv->sport : pv->dport, phi = src_first ? pv->dport : pv->sport;
+	uint8_t k[36];
+	memcpy(k, lo, 16);
+	memcpy(k + 16, hi, 16);
+	k[32] = (uint8_t)(plo >> 8);
+	k[33] = (uint8_t)plo;
+	k[34] = (uint8_t)(phi >> 8);
+	k[35] = (uint8_t)phi;
+	return siphash13(&t->key, k, sizeof k);
 }
 
 static bool ep_eq(const struct endpoint *e, uint8_t fam, const uint8_t *addr, uint16_t port)
@@ -136,9 +157,10 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, const struct fl
 	t->hooks = *hooks;
 	t->nbuckets = 1024;
 	t->buckets = xcalloc(t->nbuckets, sizeof *t->buckets);
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	t->seed = mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)t);
+	if (cfg->hash_key)
+		siphash_key_bytes(&t->key, cfg->hash_key);
+	else
+		t->st.key_random = siphash_key_random(&t->key) == 0;
 	for (size_t i = 0; i < cfg->n_server_ports; i++)
 		t->port_set[cfg->server_ports[i]] = true;
 	t->lim.pool = &t->pool;
@@ -320,6 +342,27 @@ size_t flow_table_shed(struct flow_table *t, size_t n, uint64_t now_us)
 	return done;
 }
 
+/* Make room in bucket bi if its chain is full: a closed flow goes first,
+ * else the least recently active one (ties: the oldest). */
+static void chain_make_room(struct flow_table *t, size_t bi, uint64_t ts)
+{
+	size_t len = 0;
+	struct flow *victim = NULL;
+	for (struct flow *g = t->buckets[bi]; g; g = g->hnext, len++) {
+		if (!victim || (g->closed && !victim->closed) ||
+		    (g->closed == victim->closed && g->info.last_ts_us < victim->info.last_ts_us))
+			victim = g;
+	}
+	if (len < FLOW_CHAIN_MAX || !victim)
+		return;
+	t->st.chain_evicted++;
+	if (!victim->closed) {
+		t->st.flows_evicted++;
+		flow_end(t, victim, FLOW_END_EVICTED, ts);
+	}
+	flow_remove(t, victim);
+}
+
 static struct flow *flow_create(struct flow_table *t, const struct pkt_view *pv, uint64_t h)
 {
 	while (t->nlinger > t->cfg.linger_max && t->lin_head) /* linger shorter under pressure */
@@ -328,6 +371,8 @@ static struct flow *flow_create(struct flow_table *t, const struct pkt_view *pv,
 		evict_one(t, pv->ts_us);
 	if (2 * (t->nflows + 1) > t->nbuckets) /* load <= 1/2: short chains, fewer cache misses */
 		grow(t);
+	size_t bi = h & (t->nbuckets - 1);
+	chain_make_room(t, bi, pv->ts_us);
 	struct flow *f = xcalloc(1, sizeof *f);
 	f->hash = h;
 	/* Orientation: who sent the SYN; else the side on a server port; else
@@ -349,9 +394,10 @@ static struct flow *flow_create(struct flow_table *t, const struct pkt_view *pv,
 	f->info.id = ++t->next_id;
 	f->info.first_ts_us = pv->ts_us;
 	f->info.last_ts_us = pv->ts_us;
+	f->trk[0].wscale = f->trk[1].wscale = -1;
+	f->trk[0].wshift = f->trk[1].wshift = 14;
 	reasm_init(&f->dir[0]);
 	reasm_init(&f->dir[1]);
-	size_t bi = h & (t->nbuckets - 1);
 	f->hnext = t->buckets[bi];
 	t->buckets[bi] = f;
 	lru_append(t, f);
@@ -359,6 +405,163 @@ static struct flow *flow_create(struct flow_table *t, const struct pkt_view *pv,
 	t->st.flows_total++;
 	t->st.flows_open = t->nflows;
 	return f;
+}
+
+/* ---- TCP checks (RFC 9293 §3.10.7, RFC 5961) --------------------------- */
+
+/* Segments no TCP endpoint takes as data: a SYN with FIN (Linux drops
+ * SYN+FIN since 3.4) or with RST, and a segment other than a SYN or an RST
+ * without ACK (RFC 9293 §3.10.7.4, fifth check: "if the ACK bit is off,
+ * drop the segment"): null, FIN and Xmas scans, injected junk. Their
+ * payload must not open an SMTP transaction. */
+static bool flags_junk(uint8_t fl)
+{
+	if (fl & TCP_SYN)
+		return (fl & (TCP_FIN | TCP_RST)) != 0;
+	return !(fl & (TCP_RST | TCP_ACK));
+}
+
+/* The shift to apply to a window field sent by direction d (RFC 7323
+ * §2.2-2.3): SYN windows are never scaled; scaling is on only if both SYNs
+ * carried the option; shifts above 14 are taken as 14. With the handshake
+ * missed the scale is unknown: 14, the widest the field can mean, so a
+ * mid-stream flow errs towards accepting. Computed when a SYN is seen, kept
+ * in trk[d].wshift. */
+static unsigned win_shift(const struct flow *f, int d)
+{
+	if (!f->syn_dir[0] || !f->syn_dir[1])
+		return 14;
+	if (f->trk[0].wscale < 0 || f->trk[1].wscale < 0)
+		return 0;
+	return f->trk[d].wscale > 14 ? 14 : (unsigned)f->trk[d].wscale;
+}
+
+/* The sequence number after the last byte of direction d's stream that
+ * reached the application in order (its FIN counted): what the capture saw
+ * d send, where injected bytes out of order do not count. */
+static bool snd_next(const struct flow *f, int d, uint32_t *seq)
+{
+	const struct reasm *r = &f->dir[d];
+	if (!r->started)
+		return false;
+	*seq = r->base + (uint32_t)r->next + (r->fin_known && r->next >= r->fin_off);
+	return true;
+}
+
+/* Follow what direction dir acknowledges (its RCV.NXT and RCV.WND). An ACK
+ * moves RCV.NXT forward at most past the window it had advertised, or up
+ * to bytes the capture saw the other side send (RFC 5961 §5.2: an endpoint
+ * ignores an ACK for data never sent), so an injected ACK cannot drag the
+ * window to where an injected RST would fit. */
+static void win_track(struct flow *f, int dir, const struct pkt_view *pv)
+{
+	struct tcp_track *me = &f->trk[dir];
+	uint32_t wnd = (uint32_t)pv->window << (pv->flags & TCP_SYN ? 0 : me->wshift);
+	uint32_t adv = pv->ack - me->rcv_nxt, sent;
+	if (adv == 0 || !me->ack_known ||
+	    (adv < 0x80000000u && (adv <= (uint64_t)me->rcv_wnd + 1 ||
+	                           (snd_next(f, dir ^ 1, &sent) && (int32_t)(sent - pv->ack) >= 0)))) {
+		me->rcv_nxt = pv->ack;
+		me->rcv_wnd = wnd;
+		me->ack_known = true;
+	}
+}
+
+/* RFC 9293 §3.10.7.4 (first, check the sequence number) and RFC 5961 §3.2:
+ * an RST counts only if RCV.NXT <= SEG.SEQ < RCV.NXT + RCV.WND of its
+ * receiver (exactly RCV.NXT with a zero window). Also taken: exactly the
+ * sender's next sequence number as the capture saw it (the receiver's ACKs
+ * may be missing from the capture). Receiver in SYN-SENT (§3.10.7.3): only
+ * an RST whose ACK acknowledges the SYN. Nothing acknowledged by the
+ * receiver yet (a flow picked up mid-stream): accepted. */
+static bool rst_in_window(const struct flow *f, int dir, const struct pkt_view *pv)
+{
+	const struct tcp_track *rcv = &f->trk[dir ^ 1];
+	if (!rcv->ack_known) {
+		if (f->syn_dir[dir ^ 1])
+			return (pv->flags & TCP_ACK) && pv->ack == f->isn[dir ^ 1] + 1;
+		return true;
+	}
+	uint32_t off = pv->seq - rcv->rcv_nxt, sent;
+	if (off == 0 || off < rcv->rcv_wnd)
+		return true;
+	return snd_next(f, dir, &sent) && pv->seq == sent;
+}
+
+/* A SYN (no ACK) from dir on an open flow: is it another connection? Not
+ * if it repeats the SYN this flow began with (a retransmission), nor, when
+ * that SYN was not captured, if it is the one just before the first byte
+ * seen. */
+static bool syn_is_new(const struct flow *f, int dir, uint32_t seq)
+{
+	if (f->syn_dir[dir])
+		return seq != f->isn[dir];
+	const struct reasm *r = &f->dir[dir];
+	return !(r->started && seq + 1 == r->base);
+}
+
+/* One segment of flow f, direction dir. */
+static void segment_in(struct flow_table *t, struct flow *f, int dir, const struct pkt_view *pv)
+{
+	bool syn = pv->flags & TCP_SYN;
+	f->info.last_ts_us = pv->ts_us;
+	f->info.pkts[dir]++;
+	if (t->lru_tail != f) {
+		lru_unlink(t, f);
+		lru_append(t, f);
+	}
+	struct reasm *r = &f->dir[dir];
+	if (syn) {
+		if (!f->syn_dir[dir]) {
+			f->syn_dir[dir] = true;
+			f->isn[dir] = pv->seq;
+			f->trk[dir].wscale = pv->wscale;
+			f->trk[0].wshift = (uint8_t)win_shift(f, 0);
+			f->trk[1].wshift = (uint8_t)win_shift(f, 1);
+		}
+		if (!(pv->flags & TCP_ACK))
+			f->info.syn_seen = true;
+		else if (f->syn_dir[dir ^ 1])
+			f->info.syn_seen = true;
+		reasm_syn(r, pv->seq);
+	}
+	if (pv->flags & TCP_RST) {
+		/* Data on an RST is diagnostic text (RFC 9293 §3.5.3), never
+		 * stream bytes: dropped, whether the RST counts or not. */
+		if (pv->payload_wire_len)
+			anom_raise(&f->info.anoms, ANOM_TCP_BAD_FLAGS);
+		if (!rst_in_window(f, dir, pv)) {
+			anom_raise(&f->info.anoms, ANOM_TCP_RST_OUT_OF_WINDOW);
+			return;
+		}
+		flow_end(t, f, FLOW_END_RST, pv->ts_us);
+		return;
+	}
+	/* The ACK first: it may declare a hole of the other direction a gap and
+	 * deliver what was queued behind it, which came before this segment's
+	 * bytes (a reply answers the data it acknowledges). */
+	if (pv->flags & TCP_ACK) {
+		win_track(f, dir, pv);
+		struct reasm *peer = &f->dir[dir ^ 1];
+		struct reasm_out po = out_for(t, f, dir ^ 1, pv->ts_us);
+		reasm_ack(peer, pv->ack, &t->lim, &po);
+	}
+	struct reasm_out o = out_for(t, f, dir, pv->ts_us);
+	uint32_t seq = syn ? pv->seq + 1 : pv->seq;
+	reasm_segment(r, seq, pv->payload, pv->payload_len, pv->payload_wire_len,
+	              pv->flags & TCP_FIN, &t->lim, &o);
+	if (pv->flags & TCP_FIN)
+		f->info.fin[dir] = true;
+	if (f->dir[0].done && f->dir[1].done && f->info.fin[0] && f->info.fin[1])
+		flow_end(t, f, FLOW_END_FIN, pv->ts_us);
+}
+
+static int dir_of(const struct flow *f, const struct pkt_view *pv)
+{
+	return ep_eq(&f->info.client, pv->family, pv->src, pv->sport) &&
+	               ep_eq(&f->info.server, pv->family, pv->dst, pv->dport)
+	           ? FLOW_C2S
+	           : FLOW_S2C;
 }
 
 void flow_table_packet(struct flow_table *t, const struct pkt_view *pv)
@@ -371,7 +574,9 @@ void flow_table_packet(struct flow_table *t, const struct pkt_view *pv)
 	uint64_t h = key_hash(t, pv);
 	struct flow *f = t->buckets[h & (t->nbuckets - 1)];
 	int dir = -1;
+	uint64_t steps = 0;
 	for (; f; f = f->hnext) {
+		steps++;
 		if (f->hash != h)
 			continue;
 		if (ep_eq(&f->info.client, pv->family, pv->src, pv->sport) &&
@@ -385,11 +590,18 @@ void flow_table_packet(struct flow_table *t, const struct pkt_view *pv)
 			break;
 		}
 	}
-	bool syn = pv->flags & TCP_SYN;
+	t->st.lookups++;
+	t->st.chain_steps += steps;
+	if (steps > t->st.chain_max)
+		t->st.chain_max = steps;
+	if (flags_junk(pv->flags)) {
+		anom_raise(f ? &f->info.anoms : NULL, ANOM_TCP_BAD_FLAGS);
+		return;
+	}
+	bool syn = pv->flags & TCP_SYN, ack = pv->flags & TCP_ACK;
 	if (f && f->closed) {
 		/* A fresh SYN on a finished flow's tuple is a new connection. */
-		bool new_conn = syn && !(pv->flags & TCP_ACK) &&
-		                !(f->syn_dir[dir] && f->isn[dir] == pv->seq);
+		bool new_conn = syn && !ack && !(f->syn_dir[dir] && f->isn[dir] == pv->seq);
 		if (!new_conn) {
 			f->info.last_ts_us = pv->ts_us;
 			if (t->lin_tail != f) { /* keep the linger list in activity order */
@@ -404,54 +616,52 @@ void flow_table_packet(struct flow_table *t, const struct pkt_view *pv)
 		flow_remove(t, f);
 		f = NULL;
 	}
+	if (f && syn && !ack && syn_is_new(f, dir, pv->seq)) {
+		/* Another connection on an open flow's tuple (its FINs were not
+		 * captured), or an injected SYN, which an endpoint answers with a
+		 * challenge ACK (RFC 5961 §4.2) and which must not end the flow:
+		 * remembered until the other side's SYN-ACK confirms it. Its data
+		 * (TCP Fast Open) is not kept. */
+		f->reuse_pending = true;
+		f->reuse_dir = (uint8_t)dir;
+		f->reuse_isn = pv->seq;
+		f->reuse_window = pv->window;
+		f->reuse_wscale = pv->wscale;
+		f->reuse_ts = pv->ts_us;
+		return;
+	}
+	if (f && syn && ack && f->reuse_pending && dir != f->reuse_dir && pv->ack == f->reuse_isn + 1) {
+		/* The SYN-ACK: the old connection is gone ("TCP port numbers
+		 * reused" to tshark). End it and replay the SYN on a new flow. */
+		struct pkt_view s = *pv;
+		memcpy(s.src, pv->dst, sizeof s.src);
+		memcpy(s.dst, pv->src, sizeof s.dst);
+		s.sport = pv->dport;
+		s.dport = pv->sport;
+		s.seq = f->reuse_isn;
+		s.ack = 0;
+		s.flags = TCP_SYN;
+		s.window = f->reuse_window;
+		s.wscale = f->reuse_wscale;
+		s.mss = 0;
+		s.payload = NULL;
+		s.payload_len = s.payload_wire_len = 0;
+		s.ts_us = f->reuse_ts < pv->ts_us ? f->reuse_ts : pv->ts_us;
+		flow_end(t, f, FLOW_END_REUSED, pv->ts_us);
+		flow_remove(t, f);
+		f = flow_create(t, &s, h);
+		segment_in(t, f, FLOW_C2S, &s);
+		dir = dir_of(f, pv);
+	}
 	if (!f) {
 		f = flow_create(t, pv, h);
-		dir = ep_eq(&f->info.client, pv->family, pv->src, pv->sport) &&
-		              ep_eq(&f->info.server, pv->family, pv->dst, pv->dport)
-		          ? FLOW_C2S
-		          : FLOW_S2C;
+		dir = dir_of(f, pv);
 		if (!syn) {
 			f->info.syn_seen = false;
 			anom_raise(&f->info.anoms, ANOM_TCP_MIDSTREAM);
 		}
 	}
-	f->info.last_ts_us = pv->ts_us;
-	f->info.pkts[dir]++;
-	if (t->lru_tail != f) {
-		lru_unlink(t, f);
-		lru_append(t, f);
-	}
-	struct reasm *r = &f->dir[dir];
-	if (syn) {
-		if (!f->syn_dir[dir]) {
-			f->syn_dir[dir] = true;
-			f->isn[dir] = pv->seq;
-		}
-		if (!(pv->flags & TCP_ACK))
-			f->info.syn_seen = true;
-		else if (f->syn_dir[dir ^ 1])
-			f->info.syn_seen = true;
-		reasm_syn(r, pv->seq);
-	}
-	if (pv->flags & TCP_RST) {
-		flow_end(t, f, FLOW_END_RST, pv->ts_us);
-		return;
-	}
-	struct reasm_out o = out_for(t, f, dir, pv->ts_us);
-	uint32_t seq = syn ? pv->seq + 1 : pv->seq;
-	if (syn && !r->started)
-		reasm_syn(r, pv->seq);
-	reasm_segment(r, seq, pv->payload, pv->payload_len, pv->payload_wire_len,
-	              pv->flags & TCP_FIN, &t->lim, &o);
-	if (pv->flags & TCP_FIN)
-		f->info.fin[dir] = true;
-	if (pv->flags & TCP_ACK) {
-		struct reasm *peer = &f->dir[dir ^ 1];
-		struct reasm_out po = out_for(t, f, dir ^ 1, pv->ts_us);
-		reasm_ack(peer, pv->ack, &t->lim, &po);
-	}
-	if (f->dir[0].done && f->dir[1].done && f->info.fin[0] && f->info.fin[1])
-		flow_end(t, f, FLOW_END_FIN, pv->ts_us);
+	segment_in(t, f, dir, pv);
 }
 
 void flow_table_expire(struct flow_table *t, uint64_t now_us)
@@ -494,6 +704,12 @@ void flow_table_free(struct flow_table *t)
 {
 	if (!t)
 		return;
+	const char *e = getenv("SMTPSCOPE_FLOW_STATS"); /* diagnostics (tests/repro/b02_hash_flood.py) */
+	if (e && *e == '1')
+		fprintf(stderr, "flow: flows %llu, lookups %llu, chain steps %llu, longest chain %llu, chain evictions %llu, key %s\n",
+		        (unsigned long long)t->st.flows_total, (unsigned long long)t->st.lookups,
+		        (unsigned long long)t->st.chain_steps, (unsigned long long)t->st.chain_max,
+		        (unsigned long long)t->st.chain_evicted, t->st.key_random ? "random" : "fixed or fallback");
 	while (t->lru_head)
 		flow_remove(t, t->lru_head);
 	while (t->lin_head)

@@ -196,6 +196,39 @@ static void queue_insert(struct reasm *r, uint64_t off, const uint8_t *p, size_t
 		anom_raise(out->anoms, ANOM_TCP_OVERLAP_CONFLICT);
 }
 
+/* The segment [next, next + wire_len) is in order; its first len bytes were
+ * captured. First data wins in every order of arrival: where the
+ * out-of-order queue already holds bytes of that range, those came first
+ * and are delivered (a newcomer that differs raises tcp_overlap_conflict);
+ * the rest is delivered straight from the caller's buffer, and a tail cut
+ * by the snaplen that the queue does not cover becomes a gap. */
+static void deliver_in_order(struct reasm *r, const uint8_t *data, size_t len, size_t wire_len,
+                             const struct reasm_limits *lim, const struct reasm_out *out)
+{
+	const uint64_t start = r->next, cap_end = start + len, end = start + wire_len;
+	while (r->next < end) {
+		struct reasm_seg *s = r->ooo;
+		if (s && s->off <= r->next) {
+			uint64_t s_end = s->off + s->len;
+			if (s_end > r->next) {
+				uint64_t ce = s_end < cap_end ? s_end : cap_end;
+				if (ce > r->next && memcmp(s->data + (r->next - s->off), data + (r->next - start),
+				                           (size_t)(ce - r->next)) != 0)
+					anom_raise(out->anoms, ANOM_TCP_OVERLAP_CONFLICT);
+				deliver(r, s->data + (r->next - s->off), (size_t)(s_end - r->next), lim, out);
+			}
+			seg_drop(r, &r->ooo, lim);
+			continue;
+		}
+		uint64_t stop = s && s->off < end ? s->off : end;
+		if (r->next < cap_end)
+			deliver(r, data + (r->next - start), (size_t)((stop < cap_end ? stop : cap_end) - r->next), lim, out);
+		else
+			declare_gap(r, stop - r->next, out); /* cut by the snaplen */
+	}
+	drain(r, lim, out);
+}
+
 static bool over_cap(const struct reasm *r, size_t n, const struct reasm_limits *lim)
 {
 	if (!lim)
@@ -283,10 +316,14 @@ void reasm_segment(struct reasm *r, uint32_t seq, const uint8_t *data, size_t le
 	}
 	for (;;) {
 		if (uoff == r->next) {
-			deliver(r, data, len, lim, out);
+			if (r->ooo) {
+				deliver_in_order(r, data, len, wire_len, lim, out);
+				return;
+			}
+			deliver(r, data, len, lim, out); /* nothing queued: the common case */
 			if (wire_len > len)
 				declare_gap(r, wire_len - len, out); /* cut by the snaplen */
-			drain(r, lim, out);
+			check_done(r);
 			return;
 		}
 		if (len == 0)

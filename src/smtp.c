@@ -2117,14 +2117,15 @@ static size_t reply_fit_index(const struct sess *s, const struct smtp_reply *r)
 	return SIZE_MAX;
 }
 
-/* A 354 that answers nothing queued, while a transaction with MAIL waits
- * for its message: the DATA command was lost in a client-side gap (RFC 5321
- * §4.3.2: only DATA gets 354). Enter data mode as DATA would have. */
+/* A 354 that answers nothing queued, while a transaction with MAIL and RCPT
+ * waits for its message: the DATA command was lost in a client-side gap (RFC
+ * 5321 §4.3.2: only DATA gets 354; the gap itself may be declared only later,
+ * when the client's next bytes arrive). Enter data mode as DATA would have. */
 static bool reply_data_lost(struct sess *s, struct smtp_reply *r, uint64_t ts)
 {
 	struct txn_impl *t = s->cur;
 	if (r->code != 354 || s->pub.state != SMTP_ST_COMMAND || !t || !t->pub.has_mail ||
-	    t->pub.msg_started || t->pub.xfer != SMTP_XFER_NONE || !s->pub.gap_bytes[0])
+	    !t->pub.n_rcpt_total || t->pub.msg_started || t->pub.xfer != SMTP_XFER_NONE)
 		return false;
 	raise_anom(s, t, ANOM_SMTP_REPLY_RESYNC);
 	t->pub.data_reply = 354;

@@ -7,8 +7,10 @@ OUTPUT.json: `smtpscope --json` (optionally with --summary: a final
 "summary" record whose "anomalies" object counts every anomaly of the run).
 Checks: every line parses as JSON; each anomaly name expected for NAME appears
 in some record; the normal session (AUTH user, MAIL FROM, RCPT TO, message
-accepted) is reported, as often as expected; capture-specific checks
-(rcpt_total, no raw control bytes in the JSON or the text transcript).
+accepted) is reported, as often as expected, and so is each session listed
+under "also"; capture-specific checks (rcpt_total, no raw control bytes in
+the JSON or the text transcript, MAIL FROM addresses that must or must not
+appear: "mail_from_seen", "not_mail_from").
 Prints one line per problem and exits 1 if there was any."""
 import json
 import re
@@ -42,12 +44,24 @@ def main():
     for want in exp.get("anomalies", []):
         if want not in seen:
             problems.append("anomaly %s not reported (seen: %s)" % (want, " ".join(sorted(seen)) or "none"))
-    n = exp["normal"]
-    good = [r for r in recs if r.get("type") == "transaction" and r.get("mail_from") == n["mail_from"]
-            and n["rcpt"] in (r.get("rcpt_to") or []) and (r.get("auth") or {}).get("username") == n["user"]
-            and r.get("final_reply") == 250 and r.get("message_complete") is True]
+    def reported(n):
+        return [r for r in recs if r.get("type") == "transaction" and r.get("mail_from") == n["mail_from"]
+                and n["rcpt"] in (r.get("rcpt_to") or []) and (r.get("auth") or {}).get("username") == n["user"]
+                and r.get("final_reply") == 250 and r.get("message_complete") is True]
+    good = reported(exp["normal"])
     if len(good) != exp.get("normal_sessions", 1):
         problems.append("normal session reported %d times, expected %d" % (len(good), exp.get("normal_sessions", 1)))
+    for n in exp.get("also", []):
+        k = len(reported(n))
+        if k != 1:
+            problems.append("session of %s (MAIL FROM %s) reported %d times, expected once" % (n["user"], n["mail_from"], k))
+    froms = [r.get("mail_from") for r in recs if r.get("type") == "transaction"]
+    for m in exp.get("mail_from_seen", []):
+        if m not in froms:
+            problems.append("no transaction with MAIL FROM %s (first data must win); seen: %s" % (m, froms))
+    for m in exp.get("not_mail_from", []):
+        if m in froms:
+            problems.append("a transaction with MAIL FROM %s, which must not be taken" % m)
     if "rcpt_total" in exp and not any(r.get("rcpt_total") == exp["rcpt_total"] and len(r.get("rcpt_to", [])) <= 1000
                                        for r in recs if r.get("type") == "transaction"):
         problems.append("no transaction with rcpt_total %d (and at most 1000 stored)" % exp["rcpt_total"])

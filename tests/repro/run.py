@@ -3,10 +3,13 @@
 ../shared/repro/more/). Each case is a file tests/repro/<case>.py with:
 
     SCRIPT = "more/b01_....py"   # the generator, relative to the repro folder
+                                 # (or an absolute path: a generator of the
+                                 # project's own, named tests/repro/_*.py)
     ARGS   = []                  # extra arguments to the generator (optional;
                                  # "{out}" stands for the case's output folder)
     PCAP   = None                # pcap name if not SCRIPT's stem (optional)
     OPTS   = []                  # extra smtpscope options (optional)
+    ENV    = {}                  # extra environment for smtpscope (optional)
     def check(recs, run):        # recs: the JSON records of `--json --events`;
         ...                      # run(pcap, *opts) runs smtpscope again and
                                  # returns (records, exit code, stderr);
@@ -73,11 +76,12 @@ def main():
                 continue
             pcap = getattr(mod, "PCAP", None) or os.path.basename(script)[:-3] + ".pcap"
             pcap = os.path.join(out, pcap)
+            case_env = dict(env, **getattr(mod, "ENV", {}))
             for b in a.bin:
                 def run(p, *opts, _b=b):
                     p = p if os.path.isabs(p) else os.path.join(out, p)
                     r = subprocess.run([_b, "-q", "--json", "--events"] + list(opts) + ["-r", p],
-                                       cwd=ROOT, env=env, capture_output=True, timeout=600)
+                                       cwd=ROOT, env=case_env, capture_output=True, timeout=600)
                     recs = []
                     for line in r.stdout.decode("utf-8", "surrogateescape").splitlines():
                         try:
