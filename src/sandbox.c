@@ -624,11 +624,12 @@ static int seccomp_filter(const struct sandbox_opts *o, char *err, size_t errlen
 	pthread_sigmask(SIG_UNBLOCK, &ss, NULL); /* a blocked SIGSYS would kill instead */
 
 	struct sock_fprog prog = { (unsigned short)n, f };
+	/* seccomp(2), not the older prctl: where seccomp(2) is unknown (Linux <
+	 * 3.17, or valgrind, which passes the prctl through but then cannot run
+	 * its own system calls under the filter) there is no filter */
 	long rc = syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
-	if (rc != 0 && errno == ENOSYS) /* kernels before 3.17: the prctl */
-		rc = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
 	if (rc != 0) {
-		if (errno == EINVAL || errno == ENOSYS) { /* no CONFIG_SECCOMP_FILTER */
+		if (errno == EINVAL || errno == ENOSYS) { /* no CONFIG_SECCOMP_FILTER, or see above */
 			debug("seccomp not available (%s): system calls are not restricted", strerror(errno));
 			return 0;
 		}
