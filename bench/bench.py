@@ -5,6 +5,7 @@ the results into docs/benchmarks.md.
 
 usage: bench.py [--bin DIR] [--smtpscope PATH] [--sizes 64M,256M,1G] [--reps 9]
                 [--seed N] [--tshark-reps 2] [--out docs/benchmarks.md] [--no-doc]
+                [--also NAME=PATH ...]
 
 Steps (everything under one `mktemp -d`-style directory, removed at the end):
   1. bench/gen writes each capture and its truth file (fixed seed);
@@ -13,7 +14,9 @@ Steps (everything under one `mktemp -d`-style directory, removed at the end):
      with the truth (a failure makes the whole run exit 1, after the report);
   4. the timed runs: --reps rounds, each round running every variant once, the
      order rotated from round to round (floor, floor --fopen, smtpscope --json,
-     smtpscope text), all stdout to /dev/null, each under bench/rss (wall time,
+     smtpscope text, and json@NAME, text@NAME for each --also NAME=PATH:
+     another smtpscope build timed in the same rounds, e.g. one made with
+     HARDEN=0), all stdout to /dev/null, each under bench/rss (wall time,
      user+sys CPU, ru_maxrss); tshark only on the smallest file, --tshark-reps
      times, when installed;
   5. medians per variant; MB/s and packets/s from the median wall time; ratios
@@ -130,7 +133,15 @@ def main():
     ap.add_argument("--tshark-reps", type=int, default=2)
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     ap.add_argument("--no-doc", action="store_true", help="print the report, do not touch --out")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=PATH",
+                    help="another smtpscope binary timed in the same rounds (variants json@NAME, text@NAME)")
     a = ap.parse_args()
+    also = []
+    for x in a.also:
+        name, eq, path = x.partition("=")
+        if not eq or not name or not os.access(path, os.X_OK):
+            raise SystemExit(f"bench: --also {x!r}: want NAME=PATH of an executable")
+        also.append((name, os.path.abspath(path)))
 
     gen, floor, rss = (os.path.join(a.bin, x) for x in ("gen", "floor", "rss"))
     for p in (gen, floor, rss, a.smtpscope):
@@ -184,6 +195,9 @@ def main():
                 ("json", "smtpscope -r FILE --json", [a.smtpscope, "-q", "-r", cap, "--json"]),
                 ("text", "smtpscope -r FILE (text transcript)", [a.smtpscope, "-q", "-r", cap]),
             ]
+            for an, ap_ in also:
+                variants.append((f"json@{an}", f"--also {an}: -r FILE --json", [ap_, "-q", "-r", cap, "--json"]))
+                variants.append((f"text@{an}", f"--also {an}: -r FILE (text transcript)", [ap_, "-q", "-r", cap]))
             runs = {v[0]: [] for v in variants}
             warm(cap)
             log(f"{name}: timing {a.reps} rounds of {len(variants)} variants ...")
@@ -251,7 +265,8 @@ def render(a, results, mach, started, load_start, load_end, elapsed, version, re
         runs = r["runs"]
         fw, fc = med(runs["floor"], "wall"), med(runs["floor"], "cpu")
         pk = r["summary"]["packets"]
-        for key in ("floor", "floor-fopen", "json", "text", "tshark"):
+        extra = [k for k in runs if "@" in k]
+        for key in ["floor", "floor-fopen", "json", "text"] + extra + ["tshark"]:
             if key not in runs:
                 continue
             w, c = med(runs[key], "wall"), med(runs[key], "cpu")

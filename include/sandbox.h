@@ -22,7 +22,8 @@
  * stderr what was applied and what the kernel lacks; SMTPSCOPE_SANDBOX_PROBE
  * lists actions to try once the sandbox is in place (tests/t_sandbox.sh),
  * comma-separated: write=PATH, read=PATH, tcp=PORT (connect to 127.0.0.1),
- * fork, exec=PATH; each result is one line "smtpscope: sandbox probe: ...". */
+ * fork, exec=PATH, dup, capwrite (a frame written to the live capture's
+ * socket); each result is one line "smtpscope: sandbox probe: ...". */
 #ifndef SMTPSCOPE_SANDBOX_H
 #define SMTPSCOPE_SANDBOX_H
 
@@ -33,6 +34,7 @@ struct sandbox_opts {
 	bool ui;                 /* the ncurses UI will run: terminfo, locales and /dev/tty stay readable */
 	bool quiet;              /* -q: no warning when a refused system call is first seen */
 	const char *iface;       /* -i IFACE, or NULL: libpcap reads the interface's sysfs drop counters */
+	int capture_fd;          /* the live capture's packet socket (no writes: they would send), or -1 */
 	const char *extract_dir; /* --extract DIR (already created): files created, written, removed in it */
 	const char *mbox_path;   /* --mbox FILE (already open): its directory takes the spill files */
 	const char *dump_dir;    /* --dump-streams DIR: created here if missing; files created in it */

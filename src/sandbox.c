@@ -476,15 +476,15 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
  * Calls on paths (openat, unlinkat, mkdir, ...) are allowed: where they
  * may act is Landlock's business (analyzer_new's mkdir of an existing
  * --dump-streams directory must see EEXIST, for example). Not here, so
- * trapped: socket, connect, bind, accept, execve, ptrace,
+ * trapped: socket, connect, bind, accept, dup*, execve, ptrace,
  * mount, bpf, io_uring, keyctl, perf_event_open, process_vm_*, unshare,
  * setns, memfd_create, userfaultfd, open_by_handle_at, chmod/chown,
  * rename/link/symlink, mkdir, kexec, reboot, ... */
 static const int allowed[] = {
-	__NR_read, __NR_write, __NR_futex, __NR_ppoll, __NR_madvise, __NR_mmap, __NR_munmap,
-	__NR_pread64, __NR_pwrite64, __NR_readv, __NR_writev, __NR_lseek, __NR_clock_gettime,
+	__NR_read, __NR_futex, __NR_ppoll, __NR_madvise, __NR_mmap, __NR_munmap,
+	__NR_pread64, __NR_readv, __NR_lseek, __NR_clock_gettime,
 	__NR_gettimeofday, __NR_sched_yield, __NR_mremap, __NR_mprotect, __NR_brk, __NR_close,
-	__NR_openat, __NR_fstat, __NR_newfstatat, __NR_statx, __NR_fcntl, __NR_dup, __NR_dup3,
+	__NR_openat, __NR_fstat, __NR_newfstatat, __NR_statx,
 	__NR_getsockopt, __NR_setsockopt, __NR_recvfrom, __NR_recvmsg, __NR_pselect6,
 	__NR_rt_sigaction, __NR_rt_sigprocmask, __NR_rt_sigreturn, __NR_sigaltstack, __NR_restart_syscall,
 	__NR_getpid, __NR_gettid, __NR_getppid, __NR_getuid, __NR_geteuid, __NR_getgid, __NR_getegid,
@@ -517,9 +517,6 @@ static const int allowed[] = {
 #ifdef __NR_select
 	__NR_select,
 #endif
-#ifdef __NR_dup2
-	__NR_dup2,
-#endif
 #ifdef __NR_unlink
 	__NR_unlink,
 #endif
@@ -537,7 +534,7 @@ static const int allowed[] = {
 #define SB_ARG_LO(i) (offsetof(struct seccomp_data, args) + (i) * sizeof(uint64_t) + \
                       (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0 : 4))
 #define NALLOWED (sizeof allowed / sizeof allowed[0])
-#define SB_PROG_MAX (NALLOWED + 32)
+#define SB_PROG_MAX (NALLOWED + 64)
 
 static int seccomp_filter(const struct sandbox_opts *o, char *err, size_t errlen)
 {
@@ -562,6 +559,29 @@ static int seccomp_filter(const struct sandbox_opts *o, char *err, size_t errlen
 	EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 4));
 	EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SB_ARG_LO(0)));
 	EMIT(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1));
+	EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+	EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP));
+	/* write, writev, pwrite64: anywhere but the live capture's packet
+	 * socket, where a write sends a frame onto the network; with dup and
+	 * F_DUPFD refused, no other descriptor number can name that socket */
+	static const int writes[] = { __NR_write, __NR_writev, __NR_pwrite64 };
+	for (size_t i = 0; i < 3; i++) {
+		if (o->capture_fd >= 0) {
+			EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)writes[i], 0, 4));
+			EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SB_ARG_LO(0)));
+			EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)o->capture_fd, 1, 0));
+			EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+			EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
+		} else {
+			EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)writes[i], 0, 1));
+			EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+		}
+	}
+	/* fcntl: flags and locks, not a duplicate (F_DUPFD, F_DUPFD_CLOEXEC) */
+	EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fcntl, 0, 5));
+	EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SB_ARG_LO(1)));
+	EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_DUPFD, 2, 0));
+	EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_DUPFD_CLOEXEC, 1, 0));
 	EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
 	EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP));
 	/* prctl: naming a thread (the worker: pthread_setname_np) */
@@ -604,18 +624,19 @@ static int seccomp_filter(const struct sandbox_opts *o, char *err, size_t errlen
 	pthread_sigmask(SIG_UNBLOCK, &ss, NULL); /* a blocked SIGSYS would kill instead */
 
 	struct sock_fprog prog = { (unsigned short)n, f };
+	/* seccomp(2), not the older prctl: where seccomp(2) is unknown (Linux <
+	 * 3.17, or valgrind, which passes the prctl through but then cannot run
+	 * its own system calls under the filter) there is no filter */
 	long rc = syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
-	if (rc != 0 && errno == ENOSYS) /* kernels before 3.17: the prctl */
-		rc = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
 	if (rc != 0) {
-		if (errno == EINVAL || errno == ENOSYS) { /* no CONFIG_SECCOMP_FILTER */
+		if (errno == EINVAL || errno == ENOSYS) { /* no CONFIG_SECCOMP_FILTER, or see above */
 			debug("seccomp not available (%s): system calls are not restricted", strerror(errno));
 			return 0;
 		}
 		return fail(err, errlen, "seccomp filter", errno);
 	}
-	debug("seccomp: %zu system calls allowed, 4 of them with argument checks (%zu BPF instructions); others return ENOSYS, reported once",
-	      NALLOWED + 4, n);
+	debug("seccomp: %zu system calls allowed, %d of them with argument checks (%zu BPF instructions)%s; others return ENOSYS, reported once",
+	      NALLOWED + 7, o->capture_fd >= 0 ? 7 : 4, n, o->capture_fd >= 0 ? "; no writes to the capture socket" : "");
 	return 0;
 }
 #else
@@ -636,7 +657,7 @@ static void probe_say(const char *what, const char *arg, int e)
 	fflush(stderr);
 }
 
-static void probe(const char *list)
+static void probe(const char *list, int capture_fd)
 {
 	char *copy = strdup(list), *save = NULL;
 	for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
@@ -658,6 +679,16 @@ static void probe(const char *list)
 			int rc = connect(s, (struct sockaddr *)&sin, sizeof sin);
 			probe_say("connect", t + 4, rc ? errno : 0);
 			close(s);
+		} else if (strcmp(t, "dup") == 0) {
+			int fd = dup(STDERR_FILENO);
+			probe_say("dup", "2", fd < 0 ? errno : 0);
+			if (fd >= 0)
+				close(fd);
+		} else if (strcmp(t, "capwrite") == 0) { /* a broadcast frame of zeros, on the capture socket */
+			static const unsigned char frame[60] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+			ssize_t w = capture_fd >= 0 ? write(capture_fd, frame, sizeof frame) : -1;
+			probe_say("capwrite", capture_fd >= 0 ? "capture socket" : "(no live capture)",
+			          capture_fd < 0 ? EBADF : w < 0 ? errno : 0);
 		} else if (strcmp(t, "fork") == 0) {
 			fflush(NULL);
 			pid_t pid = fork();
@@ -709,6 +740,6 @@ int sandbox_apply(const struct sandbox_opts *o, char *err, size_t errlen)
 		rc = seccomp_filter(o, err, errlen);
 	const char *p = getenv("SMTPSCOPE_SANDBOX_PROBE");
 	if (rc == 0 && p && *p)
-		probe(p);
+		probe(p, o->capture_fd);
 	return rc;
 }

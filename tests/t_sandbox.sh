@@ -156,9 +156,14 @@ fi
 
 # --- live capture as root: confined after -Z ------------------------------------
 if [ "$(id -u)" -eq 0 ] && ip link show lo >/dev/null 2>&1; then
-	"$SMTPSCOPE" -q -i lo --json port 1 >/dev/null 2>"$TMP/live.err" &
+	SMTPSCOPE_SANDBOX_PROBE=capwrite,dup "$SMTPSCOPE" -i lo --json port 1 >/dev/null 2>"$TMP/live.err" &
 	pid=$!
 	sleep 1
+	cat "$TMP/live.err"
+	if [ "$SECCOMP" -ge 1 ] && [ "$(uname -m)" = x86_64 -o "$(uname -m)" = aarch64 ]; then
+		check "live: no frame written to the capture socket" grep -q 'probe: capwrite capture socket: Operation not permitted' "$TMP/live.err"
+		check "live: no dup (another number for the socket)" grep -q 'probe: dup 2: Function not implemented' "$TMP/live.err"
+	fi
 	s=/proc/$pid/status
 	check "live: runs as nobody" grep -Eq "^Uid:[[:space:]]+$(id -u nobody)[[:space:]]" "$s"
 	check "live: no_new_privs" grep -q '^NoNewPrivs:[[:space:]]*1' "$s"
@@ -166,7 +171,7 @@ if [ "$(id -u)" -eq 0 ] && ip link show lo >/dev/null 2>&1; then
 	kill -INT "$pid"
 	wait "$pid"
 	rc=$?
-	check "live: clean exit on SIGINT ($(cat "$TMP/live.err"))" [ "$rc" -eq 0 ]
+	check "live: clean exit on SIGINT" [ "$rc" -eq 0 ]
 fi
 
 # --- degrading -----------------------------------------------------------------
@@ -176,6 +181,17 @@ if [ "$ABI" -ge 1 ]; then
 fi
 "$SMTPSCOPE" -r captures/demo.pcap --json >/dev/null 2>"$TMP/quiet"
 check "without debug, the sandbox says nothing" [ ! -s "$TMP/quiet" ]
+# A system without Landlock and seccomp: valgrind knows neither system call
+# (it answers ENOSYS), so under it the run goes on unconfined, silently.
+if command -v valgrind >/dev/null 2>&1; then
+	"$SMTPSCOPE" -q -r captures/demo.pcap --json >"$TMP/vg.want"
+	valgrind -q --error-exitcode=99 "$SMTPSCOPE" -q -r captures/demo.pcap --json >"$TMP/vg.out" 2>"$TMP/vg.err"
+	check "without the kernel features (valgrind): same output, status 0" sh -c "[ $? -eq 0 ] && cmp -s '$TMP/vg.want' '$TMP/vg.out'"
+	check "without the kernel features: nothing said" sh -c "! grep -v '^--' '$TMP/vg.err' | grep -q ."
+	SMTPSCOPE_SANDBOX_DEBUG=1 valgrind -q "$SMTPSCOPE" -q -r captures/demo.pcap --json >/dev/null 2>"$TMP/vg.err"
+	check "without the kernel features: the debug output says so" sh -c \
+		"grep -q 'Landlock not available' '$TMP/vg.err' && grep -q 'seccomp not available' '$TMP/vg.err'"
+fi
 check "--help names --no-sandbox" sh -c "'$SMTPSCOPE' --help | grep -q -- --no-sandbox"
 check "the man page names --no-sandbox" grep -q 'no\\\-sandbox' docs/smtpscope.1
 finish
