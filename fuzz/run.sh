@@ -3,14 +3,17 @@
 # Each target build-fuzz/fuzz_TARGET runs for SECONDS (-max_total_time) on its
 # corpus FUZZ_CORPUS/TARGET (default build-fuzz/corpus, kept between runs),
 # seeded from build-fuzz/seeds/TARGET (built by fuzz/seeds.py when missing)
-# and tests/regress/TARGET. JOBS targets run at a time. Crash, leak and
-# timeout inputs go to build-fuzz/crashes/TARGET/, logs to build-fuzz/logs/.
-# Exit status 1 if any target found something.
+# and tests/regress/TARGET, with the libFuzzer dictionary fuzz/TARGET.dict
+# when there is one (written by fuzz/case_expanding.py). JOBS targets run at
+# a time. Crash, leak and timeout inputs go to build-fuzz/crashes/TARGET/,
+# logs to build-fuzz/logs/. Exit status 1 if any target found something.
 cd "$(dirname "$0")/.." || exit 1
 secs=${1:-600}; jobs=${2:-1}; shift 2 || exit 1
 B=build-fuzz
 CORPUS=${FUZZ_CORPUS:-$B/corpus}
-[ -d "$B/seeds" ] || python3 fuzz/seeds.py --out "$B/seeds" || exit 1
+for t in "$@"; do
+	[ -d "$B/seeds/$t" ] || { python3 fuzz/seeds.py --out "$B/seeds" >/dev/null || exit 1; break; }
+done
 LOGS=${FUZZ_LOGS:-$B/logs}
 mkdir -p "$LOGS"
 run_one() {
@@ -18,6 +21,7 @@ run_one() {
 	mkdir -p "$CORPUS/$t" "$B/crashes/$t" "$B/seeds/$t"
 	set -- "$CORPUS/$t" "$B/seeds/$t"
 	[ -d "tests/regress/$t" ] && set -- "$@" "tests/regress/$t"
+	[ -f "fuzz/$t.dict" ] && set -- -dict="fuzz/$t.dict" "$@"
 	"$B/fuzz_$t" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 -max_len=65536 \
 		-print_final_stats=1 -artifact_prefix="$B/crashes/$t/" "$@" >"$LOGS/$t.log" 2>&1
 	rc=$?

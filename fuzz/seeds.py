@@ -18,11 +18,16 @@ format (see the comment at the top of each fuzz/fuzz_*.c):
   imf     the messages found in the client streams (dot-unstuffed)
   codec   AUTH base64 arguments, encoded words, From:/To: field bodies,
           charset names with text, raw lines for the escapers
+  verdict the transactions of each flow as fuzz_verdict.c fields (HELO,
+          MAIL FROM, RCPT TO, AUTH PLAIN user, From:/Reply-To:/Sender: field
+          bodies, DKIM d=, List-Id) with option bytes; plus hand-written
+          transactions for each rule (IDN, look-alikes, address literals)
 
 Deterministic: the same inputs give the same seeds. Standard library only.
 """
 
 import argparse
+import base64
 import gzip
 import hashlib
 import os
@@ -218,6 +223,57 @@ def codec_seeds(c2s, s2c):
     return out
 
 
+def header_fields(msg):
+    """{lowercased name: [unfolded bodies]} of a message's header block."""
+    head = re.split(rb"\r?\n\r?\n", msg, 1)[0]
+    out = {}
+    for m in re.finditer(rb"(?m)^([!-9;-~]+):(.*(?:\r?\n[ \t].*)*)", head):
+        body = re.sub(rb"\r?\n", b"", m.group(2)).strip()
+        out.setdefault(m.group(1).lower(), []).append(body)
+    return out
+
+
+def verdict_seeds(c2s, s2c, rng):
+    """The transactions of one flow in fuzz_verdict.c's input format."""
+    helo, auth, seeds = None, None, []
+    opt0 = (4 if re.search(rb"(?im)^250[ -]STARTTLS", s2c) else 0) | (8 if re.search(rb"(?im)^STARTTLS", c2s) else 0)
+    m = re.search(rb"(?im)^(?:EHLO|HELO) ?([^\r\n]*)", c2s)
+    if m:
+        helo = m.group(1)
+    m = re.search(rb"(?im)^AUTH PLAIN ([A-Za-z0-9+/=]+)\r?$", c2s)
+    if m:
+        try:
+            parts = base64.b64decode(m.group(1), validate=False).split(b"\0")
+            auth = parts[1] if len(parts) > 2 else None
+        except ValueError:
+            auth = None
+    msgs = messages(c2s)
+    for k, m in enumerate(re.finditer(rb"(?im)^MAIL FROM: ?<([^>\r\n]*)>", c2s)):
+        rest = c2s[m.end():]
+        nxt = re.search(rb"(?im)^MAIL FROM:", rest)
+        txn = rest[:nxt.start()] if nxt else rest
+        lines = [b"M" + m.group(1)]
+        if helo is not None:
+            lines.append(b"H" + helo)
+        if auth:
+            lines.append(b"A" + auth)
+        lines += [b"R" + r for r in re.findall(rb"(?im)^RCPT TO: ?<([^>\r\n]*)>", txn)[:8]]
+        opt1 = 0
+        if k < len(msgs):
+            opt1 = 3
+            h = header_fields(msgs[k])
+            for name, tag in ((b"from", b"f"), (b"reply-to", b"p"), (b"sender", b"s")):
+                lines += [tag + v for v in h.get(name, [])[:4]]
+            for v in h.get(b"dkim-signature", [])[:4]:
+                d = re.search(rb"(?:^|;)\s*d=([^;\s]+)", v)
+                if d:
+                    lines.append(b"D" + d.group(1))
+            lines += [b"L" + v for v in h.get(b"list-id", [])[:1]]
+        opts = bytes([opt0 | rng.choice([0, 2, 128]), opt1 | rng.choice([0, 8, 32]), rng.randrange(256), 2])
+        seeds.append(opts + b"\n".join(l.replace(b"\n", b" ") for l in lines))
+    return seeds
+
+
 class Corpus:
     def __init__(self, root):
         self.root = root
@@ -258,6 +314,29 @@ def builtin(c):
            (1, b"250 queued\r\n"), (0, b"STARTTLS\r\n"), (1, b"220 go\r\n"), (0, b"\x16\x03\x01\x00\x05hello")]
     for opt in (0, 3, 7):
         c.add("smtp", smtp_records(opt, dlg))
+    for opts, lines in (
+            (b"\x04\x03\x3f\x02", ["Hmail.example.org", "Mbob@example.org", "Ralice@example.net",
+                                   "fBob <bob@example.org>", "Dexample.org"]),
+            (b"\x00\x03\x3f\x02", ["Hmx.evil.example", "Mbounce@evil.example", "Rv@victim.example",
+                                   "f\"PayPal\" <service@paypal.com>", "pReply <x@evil.example>"]),
+            (b"\x80\x03\xff\x02", ["Hclient.mail.example.co.uk", "Mnews@lists.example.co.uk",
+                                   "finfo@example.co.uk", "Llist.example.co.uk", "Dlists.example.co.uk"]),
+            (b"\x00\x03\x3f\x02", ["M", "H[192.0.2.1]", "FMAILER-DAEMON@mx.example.com",
+                                   "sPostmaster <postmaster@example.com>"]),
+            (b"\x00\x01\x10\x02", ["Mceo@examp1e.com", "Fceo@example.com", "Rstaff@example.com"]),
+            (b"\x00\x03\x40\x02", ["Madmin@\u0430\u0440\u0440\u04cf\u0435.com", "Fadmin@apple.com",
+                                   "Nsupport@apple.com", "Psupport@xn--80ak6aa92e.com"]),
+            (b"\x00\x03\x40\x02", ["Mx@b\u00fccher.example", "Fx@xn--bcher-kva.example",
+                                   "Fy@M\u00dcNCHEN.de", "D\u4f8b\u3048.\u516c\u53f8"]),
+            (b"\x02\x03\x40\x02", ["Ajohn", "Mjohn@example.com", "Fjohn.doe@example.com",
+                                   "ADOMAIN\\john", "Aother@example.net"]),
+            (b"\x00\x03\x40\x03", ["Mx@[IPv6:2001:db8::1]", "F<x@[192.0.2.1]>", "H173-66-46-112.dyn.example",
+                                   "Xexample.com.", "X<Example.COM>", "X xn--p1ai"]),
+            (b"\x70\x05\x40\x02", ["Hlocalhost", "Mx@\u0440\u0444", "fa@b.c, d@e.f, \"g@h.example\" <i@j.example>",
+                                   "N\"ceo\uff20example.com\""]),
+            (b"\x00\x03\x40\x02", ["rM\x30x@\tlong", "rF\x10x@\tsub.", "rM\x08y@\t\u00fc", "Fy@example.com"]),
+    ):
+        c.add("verdict", opts + "\n".join(lines).encode())
 
 
 def main():
@@ -279,6 +358,7 @@ def main():
     files = [f for f in files if os.path.getsize(f) < 8 << 20]  # big hostile captures add nothing
     c = Corpus(a.out)
     rng = random.Random(1)
+    vrng = random.Random(2)  # its own, so the other targets' seeds stay as they were
     builtin(c)
     with tempfile.TemporaryDirectory() as tmp:
         for path in files:
@@ -300,8 +380,10 @@ def main():
                     c.add("imf", bytes([rng.randrange(256), 0]) + m[:MAX_SEED - 2])
                 for s in codec_seeds(c2s, s2c)[:30]:
                     c.add("codec", s)
+                for s in verdict_seeds(c2s, s2c, vrng)[:8]:
+                    c.add("verdict", s)
     for t in sorted(c.count):
-        print("seeds: %-6s %d" % (t, c.count[t]))
+        print("seeds: %-7s %d" % (t, c.count[t]))
 
 
 if __name__ == "__main__":

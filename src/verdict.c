@@ -242,9 +242,23 @@ const char *verdict_domain_alabel(const char *domain, char *buf, size_t len)
 	char *lower = NULL;
 	const char *src = tmp;
 	if (!is_ascii(tmp) && tmp[0] != '[') {
-		/* Unicode lowercase (libpsl, via libidn2/libunistring) */
-		if (psl_str_to_utf8lower(tmp, "utf-8", "en", &lower) == PSL_SUCCESS && lower)
+		/* Unicode lowercase (libpsl, via libidn2/libunistring). libpsl
+		 * lowercases and then normalises (NFKC), and NFKC can bring
+		 * capitals back (U+2124 -> "Z", U+03D2 -> U+03A5, U+33DF -> "A"
+		 * U+2215 "m"), so a changed text is lowercased once more: two
+		 * passes reach a fixed point for every code point
+		 * (fuzz/case_expanding.py checks it). */
+		if (psl_str_to_utf8lower(tmp, "utf-8", "en", &lower) == PSL_SUCCESS && lower) {
+			char *again = NULL;
+			if (strcmp(lower, tmp) != 0 &&
+			    psl_str_to_utf8lower(lower, "utf-8", "en", &again) == PSL_SUCCESS && again) {
+				psl_free_string(lower);
+				lower = again;
+			} else if (again) {
+				psl_free_string(again);
+			}
 			src = lower;
+		}
 	}
 	/* Labels are read in place from src, never copied into a fixed buffer:
 	 * Unicode lowercasing may lengthen the text (U+0130 -> "i" U+0307, two

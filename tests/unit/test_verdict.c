@@ -154,6 +154,27 @@ static void test_org_domain(void)
 	CHECK(verdict_org_domain("bad\xff.com", b, sizeof b) == NULL);
 	CHECK(verdict_org_domain("example.com", b, 4) == NULL);
 
+	/* libpsl's lowercase is NFKC after lowercasing, which can bring capitals
+	 * back (fuzz_verdict found "x\u33dfx": U+33DF is "A" U+2215 "m"); the A-label
+	 * is lowercase and the same as the lowercase spelling's */
+	static const char *const same[][2] = {
+		{ "x\u33dfx.co", "xa\u2215mx.co" },       /* SQUARE A OVER M */
+		{ "\u03d2x.com", "\u03c5x.com" },         /* GREEK UPSILON WITH HOOK SYMBOL -> U+03A5 -> U+03C5 */
+		{ "\u2124\u00fcrich.ch", "z\u00fcrich.ch" }, /* DOUBLE-STRUCK CAPITAL Z -> "Z" */
+		{ "\U0001d40f\u00e4y.com", "p\u00e4y.com" },  /* MATHEMATICAL BOLD CAPITAL P */
+	};
+	for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+		char x[256], y[256];
+		const char *rx = verdict_domain_alabel(same[i][0], x, sizeof x);
+		const char *ry = verdict_domain_alabel(same[i][1], y, sizeof y);
+		CHECK(rx != NULL && ry != NULL);
+		if (rx && ry) {
+			CHECK_STR(rx, ry);
+			for (const char *p = rx; *p; p++)
+				CHECK(!(*p >= 'A' && *p <= 'Z'));
+		}
+	}
+
 	CHECK(verdict_edit_distance("example.com", "example.com", 2) == 0);
 	CHECK(verdict_edit_distance("example.com", "examp1e.com", 2) == 1);
 	CHECK(verdict_edit_distance("example.com", "exmaple.com", 2) == 1); /* transposition */
