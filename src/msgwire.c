@@ -83,6 +83,23 @@ static void mw_end(void *user, struct smtp_txn *t)
 	}
 }
 
+/* Append the verdicts' findings f[0..n) to *arr (a transaction's or a
+ * session's): ids and severities are string constants, each detail's
+ * ownership moves to the record. */
+static void findings_take(struct smtp_finding **arr, size_t *len, struct finding *f, size_t n)
+{
+	if (!n)
+		return;
+	struct smtp_finding *out = xrealloc(*arr, (*len + n) * sizeof *out);
+	for (size_t i = 0; i < n; i++) {
+		out[*len + i] = (struct smtp_finding){ f[i].id, f[i].severity, f[i].detail };
+		f[i].detail = NULL;
+		finding_free(&f[i]);
+	}
+	*arr = out;
+	*len += n;
+}
+
 static void mw_complete(void *user, struct smtp_txn *t)
 {
 	struct msgwire *m = user;
@@ -117,20 +134,7 @@ static void mw_complete(void *user, struct smtp_txn *t)
 		.strict_alignment = m->strict,
 	};
 	struct finding f[VERDICT_MAX_FINDINGS];
-	size_t n = verdict_run(&in, f, VERDICT_MAX_FINDINGS);
-	if (!n)
-		return;
-	struct smtp_finding *out = xrealloc(t->findings, (t->n_findings + n) * sizeof *out);
-	for (size_t i = 0; i < n; i++) {
-		struct smtp_finding *o = &out[t->n_findings + i];
-		o->id = f[i].id;             /* string constants */
-		o->severity = f[i].severity;
-		o->detail = f[i].detail; /* ownership moves to the transaction */
-		f[i].detail = NULL;
-		finding_free(&f[i]);
-	}
-	t->findings = out;
-	t->n_findings += n;
+	findings_take(&t->findings, &t->n_findings, f, verdict_run(&in, f, VERDICT_MAX_FINDINGS));
 }
 
 /* Session-scoped findings: the AUTH attempts that sent credentials in clear
@@ -174,17 +178,7 @@ static void mw_session_end(void *user, struct smtp_session *s)
 	in.users = users;
 	in.auth_clear = s->n_auth_clear > covered ? s->n_auth_clear - covered : 0;
 	struct finding f[VERDICT_MAX_FINDINGS];
-	size_t n = verdict_session_run(&in, f, VERDICT_MAX_FINDINGS);
-	if (!n)
-		return;
-	struct smtp_finding *out = xrealloc(s->findings, (s->n_findings + n) * sizeof *out);
-	for (size_t i = 0; i < n; i++) {
-		out[s->n_findings + i] = (struct smtp_finding){ f[i].id, f[i].severity, f[i].detail };
-		f[i].detail = NULL;
-		finding_free(&f[i]);
-	}
-	s->findings = out;
-	s->n_findings += n;
+	findings_take(&s->findings, &s->n_findings, f, verdict_session_run(&in, f, VERDICT_MAX_FINDINGS));
 }
 
 struct msgwire *msgwire_new(bool strict_alignment)

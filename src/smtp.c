@@ -1811,6 +1811,19 @@ static void reply_store(struct sess *s, const struct rawline *l)
 	s->rtext_n = l->n - t;
 }
 
+/* An EHLO reply line "250-KEYWORD params" (RFC 5321 §4.1.1.1): *p, *m the
+ * text after the code and separator; returns the keyword's length (up to a
+ * space or '='). */
+static size_t cap_keyword(const struct smtp_reply_line *l, const uint8_t **p, size_t *m)
+{
+	*p = l->p + (l->n >= 4 ? 4 : l->n);
+	*m = l->n >= 4 ? l->n - 4 : 0;
+	size_t k = 0;
+	while (k < *m && !is_sp((*p)[k]) && (*p)[k] != '=')
+		k++;
+	return k;
+}
+
 /* Parse EHLO/LHLO reply lines 2..n (RFC 5321 §4.1.1.1: ehlo-line). */
 static void caps_parse(struct sess *s, const struct smtp_reply_line *lines, size_t n)
 {
@@ -1818,10 +1831,8 @@ static void caps_parse(struct sess *s, const struct smtp_reply_line *lines, size
 	memset(c, 0, sizeof *c);
 	c->seen = true;
 	for (size_t i = 1; i < n; i++) {
-		const uint8_t *p = lines[i].p + (lines[i].n >= 4 ? 4 : lines[i].n);
-		size_t m = lines[i].n >= 4 ? lines[i].n - 4 : 0, k = 0;
-		while (k < m && !is_sp(p[k]) && p[k] != '=')
-			k++;
+		const uint8_t *p;
+		size_t m, k = cap_keyword(&lines[i], &p, &m);
 		for (size_t j = 0; cap_table[j].name; j++) {
 			if (!eq_ci_n(p, k, cap_table[j].name, cap_table[j].len))
 				continue;
@@ -2095,10 +2106,8 @@ static bool reply_fits(const struct pending *e, const struct smtp_reply *r)
 	    v != SMTP_VERB_HELP) {
 		/* a capability list answers EHLO/LHLO: a second line that is a
 		 * known EHLO keyword */
-		const uint8_t *p = r->lines[1].p + (r->lines[1].n >= 4 ? 4 : r->lines[1].n);
-		size_t m = r->lines[1].n >= 4 ? r->lines[1].n - 4 : 0, k = 0;
-		while (k < m && !is_sp(p[k]) && p[k] != '=')
-			k++;
+		const uint8_t *p;
+		size_t m, k = cap_keyword(&r->lines[1], &p, &m);
 		for (size_t j = 0; cap_table[j].name; j++)
 			if (eq_ci_n(p, k, cap_table[j].name, cap_table[j].len))
 				return false;
