@@ -4,7 +4,7 @@
 
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS     := libpcap ncursesw libpsl
+PKGS     := libpcap ncursesw libpsl libcrypto
 # CFLAGS (optimisation, sanitizers) may be given on the command line; the
 # flags the code needs are in ALL_CFLAGS and always apply. Link-time
 # optimisation inlines the small helpers other modules call per byte or per

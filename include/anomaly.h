@@ -19,6 +19,7 @@ enum anom_id {
 #include "../src/anom_reasm.def"
 #include "../src/anom_smtp.def"
 #include "../src/anom_imf.def"
+#include "../src/anom_tls.def"
 #include "../src/anom_misc.def"
 #undef ANOM
 	ANOM__COUNT

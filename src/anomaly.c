@@ -10,6 +10,7 @@ static const char *const names[ANOM__COUNT] = {
 #include "anom_reasm.def"
 #include "anom_smtp.def"
 #include "anom_imf.def"
+#include "anom_tls.def"
 #include "anom_misc.def"
 #undef ANOM
 };
@@ -20,6 +21,7 @@ static const char *const texts[ANOM__COUNT] = {
 #include "anom_reasm.def"
 #include "anom_smtp.def"
 #include "anom_imf.def"
+#include "anom_tls.def"
 #include "anom_misc.def"
 #undef ANOM
 };
