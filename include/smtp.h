@@ -29,6 +29,8 @@
 #include "event.h"
 #include "flow.h"
 
+struct tls_info; /* include/tls.h */
+
 /* Named limits (each with its recovery, see docs/schema.md "Limits"). */
 #define SMTP_LINE_MAX        4096      /* command line bytes kept; rest discarded to LF */
 #define SMTP_REPLY_LINE_MAX  4096      /* reply line bytes kept; rest discarded to LF */
@@ -252,6 +254,15 @@ struct smtp_session {
 	bool tls;                   /* STARTTLS accepted (or implicit TLS) */
 	bool tls_decrypted;         /* plain SMTP seen after the TLS point */
 	uint64_t tls_bytes[2];      /* encrypted bytes per direction (not parsed) */
+	const struct tls_info *tls_info; /* what the TLS layer saw (include/tls.h), set by the
+	                                  analyzer once the session turned TLS; NULL otherwise */
+	bool tls_inner;             /* the SMTP from here on is decrypted TLS application data */
+	bool starttls_masked;       /* an EHLO reply carried a masked keyword where STARTTLS
+	                               belongs (8 characters, all X or A: "250-XXXXXXXA") */
+	int starttls_refused;       /* 454/5xx to a STARTTLS the latest EHLO advertised, 0 none */
+	bool starttls_refused_continued; /* after that refusal the client sent a command other
+	                               than QUIT without TLS */
+	uint64_t starttls_injected; /* client bytes sent after STARTTLS before its 220 (discarded) */
 	struct auth_attempt auth[SMTP_AUTH_MAX]; /* AUTH attempts, in order */
 	size_t n_auth;              /* stored attempts */
 	uint64_t n_auth_total;      /* attempts made */
@@ -295,6 +306,33 @@ struct smtp_config {
 	bool show_secrets;                 /* passwords in clear in events */
 	const struct smtp_msg_hooks *msg;  /* may be NULL */
 };
+
+/* The TLS hand-off (docs/design.md, "TLS"). Once a direction turns TLS
+ * (after the 220 to STARTTLS, or a first byte 0x16 0x03), its stream bytes
+ * from the first TLS record on go to data() instead of the SMTP parser
+ * (client bytes held while awaiting the 220 included, when they are a TLS
+ * record); tls_bytes still counts them. Bytes that are not a TLS record
+ * after the TLS point are counted only. The TLS layer's decrypted application
+ * data comes back through smtp_session_tls_plaintext(). */
+struct smtp_tls_hook {
+	void (*data)(void *user, int dir, const uint8_t *p, size_t n, uint64_t ts_us);
+	void (*gap)(void *user, int dir, uint64_t len, uint64_t ts_us); /* a gap in a TLS direction */
+	void *user;
+	bool implicit;              /* the server port expects TLS from the first byte (--tls-ports):
+	                               a cleartext start raises smtp_tls_port_cleartext, and the
+	                               expected TLS start raises no smtp_implicit_tls */
+};
+/* h is copied; NULL removes the hook. Call before the first byte. */
+void smtp_session_set_tls(struct smtp_session *s, const struct smtp_tls_hook *h);
+/* Decrypted application data of dir. The first call (either direction)
+ * puts the session into the post-STARTTLS state once (RFC 3207 §4.2: the
+ * client starts again with EHLO; implicit TLS: the greeting comes inside)
+ * and sets tls_decrypted and tls_inner; the bytes are then dissected exactly
+ * like cleartext. */
+void smtp_session_tls_plaintext(struct smtp_session *s, int dir, const uint8_t *p, size_t n, uint64_t ts_us);
+/* len decrypted bytes of dir will never come (a record that did not
+ * authenticate, a gap in the ciphertext): a capture gap of the inner SMTP. */
+void smtp_session_tls_gap(struct smtp_session *s, int dir, uint64_t len, uint64_t ts_us);
 
 /* fi stays valid until smtp_session_free(). bus is borrowed. Emits
  * EV_SESSION_BEGIN. cfg is copied. */

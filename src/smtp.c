@@ -308,6 +308,10 @@ struct sess {
 	/* scratch */
 	char label[128];              /* labels built for events */
 	struct sbuf scratch;          /* masked copies of lines */
+	/* the TLS hand-off (smtp_session_set_tls, docs/design.md "TLS") */
+	struct smtp_tls_hook tls_hook;
+	bool tls_raw[2];              /* this direction's wire bytes go to tls_hook.data */
+	bool first_seen;              /* the session's first byte was looked at (--tls-ports) */
 };
 
 static struct sess *sess_of(struct smtp_session *s) { return (struct sess *)s; }
@@ -1513,6 +1517,10 @@ static void client_command(struct sess *s, const struct rawline *l, uint64_t ts)
 		}
 	}
 	s->pub.n_commands++;
+	if (s->pub.starttls_refused && !s->pub.tls && cmd_table[i].verb != SMTP_VERB_QUIT &&
+	    cmd_table[i].verb != SMTP_VERB_STARTTLS && cmd_table[i].verb != SMTP_VERB_RSET &&
+	    cmd_table[i].verb != SMTP_VERB_NOOP)
+		s->pub.starttls_refused_continued = true;
 	cmd_table[i].handler(s, &c);
 	cmd_emit(s, &c);
 }
@@ -1638,6 +1646,36 @@ static void tls_line(struct sess *s, uint64_t ts)
 	emit_event(s, EV_CLIENT, ts, &ln, NULL, NULL);
 }
 
+/* A TLS record header starts here (RFC 8446 §5.1: content types 20-24,
+ * legacy version major 3). */
+static bool tls_record_start(const uint8_t *p, size_t n)
+{
+	return n && p[0] >= 0x14 && p[0] <= 0x18 && (n < 2 || p[1] == 0x03);
+}
+
+/* Where a TLS record starts in the client bytes held awaiting the 220 to
+ * STARTTLS: 0 (all of it), after the line end it follows, or h->len (none). */
+static size_t hold_tls_start(const struct sbuf *h)
+{
+	const uint8_t *b = (const uint8_t *)h->buf;
+	if (!h->len || tls_record_start(b, h->len))
+		return 0;
+	for (const uint8_t *q = b; (q = memchr(q, '\n', h->len - (size_t)(q - b))) != NULL; q++)
+		if (q + 1 < b + h->len && q[1] == 0x16 && tls_record_start(q + 1, h->len - (size_t)(q + 1 - b)))
+			return (size_t)(q + 1 - b);
+	return h->len;
+}
+
+/* Bytes of a direction past the TLS point: counted, and handed to the TLS
+ * layer when that direction began with a TLS record (never the decrypted
+ * SMTP of a nested STARTTLS: those are not wire bytes). */
+static void tls_raw_out(struct sess *s, int dir, const uint8_t *p, size_t n, uint64_t ts)
+{
+	s->pub.tls_bytes[dir == FLOW_C2S ? 0 : 1] += n;
+	if (s->tls_raw[dir] && s->tls_hook.data)
+		s->tls_hook.data(s->tls_hook.user, dir, p, n, ts);
+}
+
 /* First client bytes after the 220 to STARTTLS (RFC 3207 §4): a TLS record
  * (0x16 0x03) means encrypted; a command verb means the capture was
  * decrypted (keep parsing); anything else is opaque. */
@@ -1647,6 +1685,7 @@ static void client_tls_probe(struct sess *s, const uint8_t *p, size_t n, uint64_
 	if (p[0] == 0x16) {
 		enter_state(s, SMTP_ST_TLS);
 		s->pub.tls = true;
+		s->tls_raw[FLOW_C2S] = !s->pub.tls_inner;
 		tls_line(s, ts);
 	} else if (isalpha((unsigned char)p[0])) {
 		enter_state(s, SMTP_ST_COMMAND);
@@ -1670,8 +1709,10 @@ static void client_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
 			if (s->pub.state == SMTP_ST_COMMAND && s->pub.n_commands == 0 &&
 			    lb->buf.len == 0 && !lb->skip && !s->pub.tls && p[0] == 0x16 &&
 			    (n < 2 || p[1] == 0x03)) { /* implicit TLS, RFC 8314 */
-				raise_anom(s, NULL, ANOM_SMTP_IMPLICIT_TLS);
+				if (!s->tls_hook.implicit) /* expected on an implicit-TLS port */
+					raise_anom(s, NULL, ANOM_SMTP_IMPLICIT_TLS);
 				s->pub.tls = true;
+				s->tls_raw[FLOW_C2S] = true;
 				enter_state(s, SMTP_ST_TLS);
 				tls_line(s, ts);
 				continue;
@@ -1721,9 +1762,8 @@ static void client_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
 			client_tls_probe(s, p, n, ts);
 			break;
 		case SMTP_ST_TLS:
-			s->pub.tls_bytes[FLOW_C2S] += n;
-			n = 0;
-			break;
+			tls_raw_out(s, FLOW_C2S, p, n, ts);
+			return;
 		case SMTP_ST_CLOSED:
 			return;
 		}
@@ -1824,6 +1864,19 @@ static size_t cap_keyword(const struct smtp_reply_line *l, const uint8_t **p, si
 	return k;
 }
 
+/* A keyword an inspecting middlebox masked (Cisco's ESMTP inspection
+ * writes "XXXXXXXA" over STARTTLS): only X and A, at least one X. */
+static bool cap_masked(const uint8_t *p, size_t k)
+{
+	bool x = false;
+	for (size_t i = 0; i < k; i++) {
+		if (p[i] != 'X' && p[i] != 'A')
+			return false;
+		x |= p[i] == 'X';
+	}
+	return x;
+}
+
 /* Parse EHLO/LHLO reply lines 2..n (RFC 5321 §4.1.1.1: ehlo-line). */
 static void caps_parse(struct sess *s, const struct smtp_reply_line *lines, size_t n)
 {
@@ -1833,6 +1886,8 @@ static void caps_parse(struct sess *s, const struct smtp_reply_line *lines, size
 	for (size_t i = 1; i < n; i++) {
 		const uint8_t *p;
 		size_t m, k = cap_keyword(&lines[i], &p, &m);
+		if (k == sizeof "STARTTLS" - 1 && cap_masked(p, k))
+			s->pub.starttls_masked = true;
 		for (size_t j = 0; cap_table[j].name; j++) {
 			if (!eq_ci_n(p, k, cap_table[j].name, cap_table[j].len))
 				continue;
@@ -2032,20 +2087,32 @@ static void reply_effects(struct sess *s, struct pending *e, const struct smtp_r
 				txn_detach(s, s->cur, SMTP_TXN_END_TLS, ts);
 			if (waiting) {
 				s->forced = false;
-				if (s->hold.len) { /* sent before the 220: never seen by a sane server */
+				/* held bytes: commands sent before the 220 are never seen
+				 * by a sane server (CVE-2011-0411) and are discarded; a TLS
+				 * record (the ClientHello, from the line start where it
+				 * begins) goes on to the TLS layer */
+				size_t cut = hold_tls_start(&s->hold);
+				if (cut) {
 					raise_anom(s, NULL, ANOM_SMTP_STARTTLS_PIPELINED);
+					s->pub.starttls_injected += cut;
 					struct smtp_line ln = {
 						.kind = SMTP_LINE_DISCARDED, .label = "discarded",
-						.msg_bytes = s->hold.len, .ts_us = ts,
+						.msg_bytes = cut, .ts_us = ts,
 					};
 					emit_event(s, EV_CLIENT, ts, &ln, NULL, NULL);
-					sbuf_free(&s->hold);
+					memmove(s->hold.buf, s->hold.buf + cut, s->hold.len - cut);
+					s->hold.len -= cut;
+					if (!s->hold.len)
+						sbuf_free(&s->hold);
 				}
 				enter_state(s, SMTP_ST_TLS_PROBE);
+				hold_release(s);
 			}
 			s->srv = SRV_TLS_PROBE;
 		} else {
 			raise_anom(s, NULL, ANOM_SMTP_STARTTLS_REJECTED);
+			if ((code == 454 || code >= 500) && (s->pub.caps.flags & SMTP_CAP_STARTTLS) && !s->pub.tls)
+				s->pub.starttls_refused = code; /* starttls_stripped if the client goes on */
 			if (waiting) {
 				s->forced = false;
 				enter_state(s, SMTP_ST_COMMAND);
@@ -2321,6 +2388,7 @@ static void server_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
 		case SRV_TLS_PROBE:
 			if (s->pub.state == SMTP_ST_TLS || p[0] == 0x16) {
 				s->srv = SRV_TLS;
+				s->tls_raw[FLOW_S2C] = !s->pub.tls_inner && tls_record_start(p, n);
 			} else if (p[0] >= '0' && p[0] <= '9') {
 				s->srv = SRV_REPLY;
 			} else {
@@ -2329,15 +2397,16 @@ static void server_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
 			}
 			continue;
 		case SRV_TLS:
-			s->pub.tls_bytes[FLOW_S2C] += n;
+			tls_raw_out(s, FLOW_S2C, p, n, ts);
 			return;
 		case SRV_REPLY:
 			break;
 		}
 		if (!s->greeting_seen && s->pub.n_replies == 0 && lb->buf.len == 0 && !lb->skip &&
-		    p[0] == 0x16 && (n < 2 || p[1] == 0x03)) { /* implicit TLS */
+		    !s->pub.tls_inner && p[0] == 0x16 && (n < 2 || p[1] == 0x03)) { /* implicit TLS */
 			s->pub.tls = true;
 			s->srv = SRV_TLS;
+			s->tls_raw[FLOW_S2C] = true;
 			continue;
 		}
 		struct rawline l;
@@ -2400,17 +2469,86 @@ struct smtp_session *smtp_session_new(const struct smtp_config *cfg, struct even
 	return &s->pub;
 }
 
+void smtp_session_set_tls(struct smtp_session *ps, const struct smtp_tls_hook *h)
+{
+	struct sess *s = sess_of(ps);
+	if (h)
+		s->tls_hook = *h;
+	else
+		memset(&s->tls_hook, 0, sizeof s->tls_hook);
+}
+
+/* The first decrypted byte: RFC 3207 §4.2, the client knows nothing from
+ * before TLS and starts again (EHLO); with implicit TLS the greeting comes
+ * inside. Both directions start at a line. */
+static void tls_inner_start(struct sess *s, uint64_t ts)
+{
+	s->pub.tls = s->pub.tls_decrypted = s->pub.tls_inner = true;
+	/* what was pending before TLS is never answered inside it */
+	for (size_t i = 0; i < s->qlen; i++) {
+		struct pending *e = &s->q[(s->qhead + i) % s->qcap];
+		if (e->txn && --e->txn->npending == 0 && e->txn->client_closed)
+			txn_emit(s, e->txn, ts);
+	}
+	s->qlen = 0;
+	if (s->cur)
+		txn_detach(s, s->cur, SMTP_TXN_END_TLS, ts);
+	s->auth_base = s->pub.n_auth;
+	s->auth_cur = NULL;
+	s->forced = false;
+	s->mid_body = false;
+	sbuf_free(&s->hold);
+	for (int d = 0; d < 2; d++) {
+		line_done(&s->lb[d]);
+		s->lb[d].skip = s->lb[d].gap_fresh = false;
+	}
+	s->in_reply = false;
+	s->rn = s->rn_total = 0;
+	s->rtrunc = false;
+	s->renh[0] = '\0';
+	sbuf_clear(&s->rbytes);
+	enter_state(s, SMTP_ST_COMMAND);
+	s->srv = SRV_REPLY;
+	struct smtp_line ln = { .kind = SMTP_LINE_TLS, .label = "TLS decrypted", .ts_us = ts };
+	emit_event(s, EV_CLIENT, ts, &ln, NULL, NULL);
+}
+
+void smtp_session_tls_plaintext(struct smtp_session *ps, int dir, const uint8_t *p, size_t n,
+                                uint64_t ts_us)
+{
+	struct sess *s = sess_of(ps);
+	if (!n || s->pub.state == SMTP_ST_CLOSED)
+		return;
+	if (!s->pub.tls_inner)
+		tls_inner_start(s, ts_us);
+	if (dir == FLOW_C2S)
+		client_feed(s, p, n, ts_us);
+	else
+		server_feed(s, p, n, ts_us);
+}
+
 void smtp_session_data(struct smtp_session *ps, int dir, const uint8_t *p, size_t n,
                        uint64_t ts_us)
 {
 	struct sess *s = sess_of(ps);
 	if (!n || s->pub.state == SMTP_ST_CLOSED)
 		return;
+	if (s->tls_raw[dir == FLOW_C2S ? FLOW_C2S : FLOW_S2C]) {
+		tls_raw_out(s, dir, p, n, ts_us);
+		return;
+	}
+	if (!s->first_seen) {
+		s->first_seen = true;
+		if (s->tls_hook.implicit && !tls_record_start(p, n))
+			raise_anom(s, NULL, ANOM_SMTP_TLS_PORT_CLEARTEXT);
+	}
 	if (dir == FLOW_C2S)
 		client_feed(s, p, n, ts_us);
 	else
 		server_feed(s, p, n, ts_us);
 }
+
+static void gap_apply(struct sess *s, int dir, uint64_t len, uint64_t ts_us);
 
 void smtp_session_gap(struct smtp_session *ps, int dir, uint64_t len, uint64_t ts_us)
 {
@@ -2419,6 +2557,26 @@ void smtp_session_gap(struct smtp_session *ps, int dir, uint64_t len, uint64_t t
 		return;
 	s->pub.n_gaps++;
 	s->pub.gap_bytes[dir == FLOW_C2S ? 0 : 1] += len;
+	if (s->tls_raw[dir == FLOW_C2S ? FLOW_C2S : FLOW_S2C]) { /* the TLS layer's to tell */
+		if (s->tls_hook.gap)
+			s->tls_hook.gap(s->tls_hook.user, dir, len, ts_us);
+		return;
+	}
+	gap_apply(s, dir, len, ts_us);
+}
+
+/* Decrypted bytes that will never come: a gap of the inner SMTP (not a
+ * capture gap: the capture's own gaps are counted where they happened). */
+void smtp_session_tls_gap(struct smtp_session *ps, int dir, uint64_t len, uint64_t ts_us)
+{
+	struct sess *s = sess_of(ps);
+	if (s->pub.state == SMTP_ST_CLOSED || !len || !s->pub.tls_inner)
+		return;
+	gap_apply(s, dir, len, ts_us);
+}
+
+static void gap_apply(struct sess *s, int dir, uint64_t len, uint64_t ts_us)
+{
 	if (dir != FLOW_C2S) {
 		if (s->srv == SRV_REPLY) {
 			struct linebuf *lb = &s->lb[FLOW_S2C];
