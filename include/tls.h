@@ -37,6 +37,8 @@
 #define TLS_LIST_MAX       64             /* suites / extensions / groups / sigalgs stored per hello */
 #define TLS_NAME_MAX       256            /* bytes kept of an SNI, ALPN or certificate name */
 #define TLS_SAN_MAX        32             /* subjectAltName DNS names kept */
+#define TLS_HS_BUF_MAX     TLS_HS_MSG_MAX /* handshake bytes buffered per direction (one message at a time) */
+#define TLS_KEY_SHARES_MAX 8              /* key_share groups stored per ClientHello */
 
 struct tls_keys;                           /* include/tls_crypt.h */
 
@@ -77,6 +79,12 @@ struct tls_hello {
 	char alpn[TLS_NAME_MAX];                 /* ALPN: client: comma-separated offered list; server: chosen */
 	bool encrypt_then_mac;                   /* extension 22 present */
 	bool extended_master_secret;             /* extension 23 present */
+	/* Added by the parser (additive): */
+	unsigned n_suites_total, n_exts_total;   /* on the wire, GREASE included (the arrays keep TLS_LIST_MAX) */
+	uint16_t key_shares[TLS_KEY_SHARES_MAX]; /* client: key_share entries' groups, wire order */
+	unsigned n_key_shares;
+	uint8_t session_id_len;                  /* legacy_session_id length (0..32) */
+	bool sslv2;                              /* client: an SSL 2.0-compatible ClientHello */
 };
 
 /* What the TLS session showed. Valid while the tls_conn lives. */
@@ -108,6 +116,11 @@ struct tls_info {
 	uint64_t plain_bytes[2];                 /* plaintext handed to cb->plaintext */
 	bool opaque[2];                          /* the direction stopped parsing (bad record, gap) */
 	struct anom_set anoms;                   /* TLS anomalies of this connection */
+	/* Added by the parser (additive): */
+	uint16_t hrr_group;                      /* the group a HelloRetryRequest asked for, 0 none */
+	bool sslv2_hello;                        /* the client opened with an SSL 2.0-compatible ClientHello */
+	uint64_t opaque_bytes[2];                /* bytes not parsed after the direction became opaque */
+	unsigned n_hello_client;                 /* ClientHellos seen (2 after a HelloRetryRequest) */
 };
 
 struct tls_callbacks {

@@ -43,9 +43,15 @@ void tls_keys_add_text(struct tls_keys *k, const uint8_t *p, size_t n);
 void tls_keys_refresh(struct tls_keys *k);
 size_t tls_keys_count(const struct tls_keys *k);     /* secrets held */
 uint64_t tls_keys_bad_lines(const struct tls_keys *k);
+/* Secrets not stored because the store was full (TLS_KEYS_MAX, docs/design.md). */
+uint64_t tls_keys_dropped(const struct tls_keys *k);
 /* The secret of kind for client_random, or false. */
 bool tls_keys_lookup(const struct tls_keys *k, const uint8_t client_random[32],
                      enum tls_secret_kind kind, struct tls_secret *out);
+
+/* Whether tls12_keys / tls13_keys can decrypt suite under version
+ * (0x0301..0x0304); false means TLS_KEYS_UNSUPPORTED. */
+bool tls_crypt_suite_supported(uint16_t version, uint16_t suite);
 
 /* One direction's record protection. */
 struct tls_dir_crypt;
