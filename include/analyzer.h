@@ -14,6 +14,8 @@
 #include "event.h"
 #include "flow.h"
 
+struct tls_keys; /* include/tls_crypt.h */
+
 struct analyzer_opts {
 	bool        smtp;              /* run the SMTP dissector on tracked flows */
 	bool        any_port;          /* --any-port: find SMTP by content on every TCP flow */
@@ -26,6 +28,12 @@ struct analyzer_opts {
 	                                  second thread; the sinks must then not be read until
 	                                  analyzer_finish() returns (docs/design.md, "Threads") */
 	struct flow_config flow;       /* ports, timeouts, caps */
+	/* TLS (docs/design.md, "TLS"): */
+	const struct tls_keys *tls_keys; /* --tls-keylog / pcapng secrets, or NULL; borrowed, loaded
+	                                  on the main thread, read by the worker (lookups are
+	                                  thread-safe) */
+	const uint16_t *tls_ports;     /* --tls-ports: server ports where TLS starts at the first byte */
+	size_t      n_tls_ports;
 };
 
 struct analyzer;

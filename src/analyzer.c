@@ -21,11 +21,11 @@
 #include "msgwire.h"
 #include "sbuf.h"
 #include "smtp.h"
+#include "tls.h"
 #include "worker.h"
 
 #define DUMP_FLUSH_AT (64u << 10) /* buffered stream bytes per direction before a write */
 #define PROBE_MAX     4096        /* bytes held while deciding whether a flow speaks SMTP */
-#define SMTPS_PORT    465         /* implicit TLS (RFC 8314): a TLS flow here is encrypted SMTP */
 
 /* --any-port: a flow on a port not configured as SMTP is probed by content
  * before the dissector sees it. Chunks are logged in arrival order (both
@@ -66,6 +66,8 @@ struct flow_app {
 	bool socks;                /* a SOCKS5 handshake precedes SMTP */
 	struct socks_skip sk[2];   /* its parsers, per direction */
 	struct smtp_session *smtp; /* NULL when not dissecting */
+	struct tls_conn *tls;      /* once the session turned TLS (its bytes from there on) */
+	struct analyzer *an;       /* for the TLS hand-off (keys) */
 	struct dump *dump;         /* NULL without --dump-streams */
 };
 
@@ -151,6 +153,14 @@ static void dump_close(struct analyzer *a, const struct flow_info *fi, struct du
 
 /* ---- SMTP detection by content (--any-port) ---------------------------------- */
 
+static bool is_tls_port(const struct analyzer *a, uint16_t port)
+{
+	for (size_t i = 0; i < a->o.n_tls_ports; i++)
+		if (a->o.tls_ports[i] == port)
+			return true;
+	return false;
+}
+
 static bool is_server_port(const struct analyzer *a, uint16_t port)
 {
 	for (size_t i = 0; i < a->o.flow.n_server_ports; i++)
@@ -175,11 +185,11 @@ static int prefix_state(const uint8_t *p, size_t n, const char *want)
 
 /* RFC 5321 §4.2: the greeting is "220" then SP, "-" or the line end;
  * §4.1.1.1: the client's first command is EHLO or HELO (LHLO for LMTP). */
-static enum probe_verdict probe_decide(const struct flow_info *fi, const struct probe *pr)
+static enum probe_verdict probe_decide(const struct analyzer *a, const struct flow_info *fi, const struct probe *pr)
 {
 	const uint8_t *c = (const uint8_t *)pr->first[FLOW_C2S].buf, *sv = (const uint8_t *)pr->first[FLOW_S2C].buf;
 	size_t cn = pr->first[FLOW_C2S].len, sn = pr->first[FLOW_S2C].len;
-	if (fi->server.port == SMTPS_PORT && ((cn >= 2 && c[0] == 0x16 && c[1] == 0x03) ||
+	if (is_tls_port(a, fi->server.port) && ((cn >= 2 && c[0] == 0x16 && c[1] == 0x03) ||
 	                                      (sn >= 2 && sv[0] == 0x16 && sv[1] == 0x03)))
 		return PROBE_SMTP; /* implicit TLS: reported as an encrypted session */
 	/* An HTTP CONNECT tunnel (RFC 9110 §9.3.6) may carry SMTP: look past the
@@ -266,6 +276,51 @@ static void probe_replay(struct flow_app *app, struct probe *pr)
 	}
 }
 
+/* ---- the TLS hand-off (worker thread) --------------------------------------
+ * smtp hands over the bytes of each direction from its TLS point on; the
+ * flow's tls_conn is made at the first of them and decrypted application
+ * data goes back into the session (include/smtp.h, struct smtp_tls_hook). */
+
+static void app_tls_plain(void *user, int dir, const uint8_t *p, size_t n, uint64_t ts)
+{
+	struct flow_app *app = user;
+	if (app->smtp)
+		smtp_session_tls_plaintext(app->smtp, dir, p, n, ts);
+}
+
+static void app_tls_plain_gap(void *user, int dir, uint64_t len, uint64_t ts)
+{
+	struct flow_app *app = user;
+	if (app->smtp)
+		smtp_session_tls_gap(app->smtp, dir, len, ts);
+}
+
+static void app_tls_data(void *user, int dir, const uint8_t *p, size_t n, uint64_t ts)
+{
+	struct flow_app *app = user;
+	if (!app->tls) {
+		struct tls_callbacks cb = { app_tls_plain, app_tls_plain_gap, app };
+		app->tls = tls_conn_new(app->an->o.tls_keys, &cb);
+		app->smtp->tls_info = tls_conn_info(app->tls);
+	}
+	tls_conn_data(app->tls, dir, p, n, ts);
+}
+
+static void app_tls_gap(void *user, int dir, uint64_t len, uint64_t ts)
+{
+	struct flow_app *app = user;
+	if (app->tls)
+		tls_conn_gap(app->tls, dir, len, ts);
+}
+
+static void app_smtp_new(struct analyzer *a, struct flow_app *app)
+{
+	app->an = a;
+	app->smtp = smtp_session_new(&a->smtp_cfg, a->bus, app->fi, app->fi->first_ts_us);
+	struct smtp_tls_hook h = { app_tls_data, app_tls_gap, app, is_tls_port(a, app->fi->server.port) };
+	smtp_session_set_tls(app->smtp, &h);
+}
+
 static void probe_data(struct analyzer *a, struct flow_app *app, int dir, const uint8_t *p, size_t n, uint64_t ts)
 {
 	struct probe *pr = app->probe;
@@ -278,12 +333,12 @@ static void probe_data(struct analyzer *a, struct flow_app *app, int dir, const 
 	sbuf_add(&pr->log, p, n);
 	size_t room = PROBE_MAX - pr->first[dir].len;
 	sbuf_add(&pr->first[dir], p, n < room ? n : room);
-	enum probe_verdict v = probe_decide(app->fi, pr);
+	enum probe_verdict v = probe_decide(a, app->fi, pr);
 	if (v == PROBE_UNDECIDED && pr->log.len < PROBE_MAX * 4)
 		return;
 	app->probe = NULL;
 	if (v == PROBE_SMTP) {
-		app->smtp = smtp_session_new(&a->smtp_cfg, a->bus, app->fi, app->fi->first_ts_us);
+		app_smtp_new(a, app);
 		probe_replay(app, pr);
 	} else {
 		app->not_smtp = true;
@@ -392,7 +447,7 @@ static void app_open(struct analyzer *a, struct flow_app *app)
 	const struct flow_info *fi = app->fi;
 	if (a->o.smtp) {
 		if (!a->o.any_port || is_server_port(a, fi->server.port))
-			app->smtp = smtp_session_new(&a->smtp_cfg, a->bus, fi, fi->first_ts_us);
+			app_smtp_new(a, app);
 		else
 			app->probe = xcalloc(1, sizeof *app->probe);
 	}
@@ -449,6 +504,7 @@ static void app_close(struct analyzer *a, struct flow_app *app, const struct flo
 			smtp_session_close(app->smtp, ts);
 			smtp_session_free(app->smtp);
 		}
+		tls_conn_free(app->tls); /* after the session: its records read tls_info */
 		if (app->dump)
 			dump_close(a, fi, app->dump);
 	} else if (a->o.dump_dir) {

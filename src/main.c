@@ -27,6 +27,7 @@
 #include "sandbox.h"
 #include "sbuf.h"
 #include "source.h"
+#include "tls_crypt.h"
 #include "ui.h"
 
 #ifndef SMTPSCOPE_VERSION
@@ -63,7 +64,10 @@ static void usage(FILE *f)
 	      "  --separate            analyse each -r file on its own\n"
 	      "  -i IFACE              capture live on an interface\n"
 	      "  -Z USER               after opening IFACE as root, run as USER (default nobody)\n"
-	      "  --ports LIST          SMTP server ports (default 25,587,2025)\n"
+	      "  --ports LIST          SMTP server ports (default 25,465,587,2025)\n"
+	      "  --tls-ports LIST      of those, ports with TLS from the first byte (default 465)\n"
+	      "  --tls-keylog FILE     TLS secrets (NSS key log, SSLKEYLOGFILE) to decrypt the\n"
+	      "                        SMTP inside TLS; repeatable; with -i re-read as it grows\n"
 	      "  --any-port            also find SMTP by content on every other TCP port\n"
 	      "  BPF expression        further restricts packets, as in tcpdump\n"
 	      "  --ui / --no-ui        interactive UI (default with -i on a terminal)\n"
@@ -269,7 +273,7 @@ enum {
 	OPT_PORTS = 256, OPT_FLOWS, OPT_DUMP, OPT_JSON, OPT_EVENTS, OPT_SECRETS, OPT_BODY, OPT_COLOR,
 	OPT_NOCOLOR, OPT_STRICT, OPT_FINDINGS_ONLY, OPT_SEPARATE, OPT_UI, OPT_NOUI, OPT_REALTIME,
 	OPT_SUMMARY, OPT_FAIL_ON, OPT_ANY_PORT, OPT_USER, OPT_EXTRACT, OPT_MBOX, OPT_MAXMEM, OPT_THREADS,
-	OPT_NO_SANDBOX,
+	OPT_NO_SANDBOX, OPT_TLS_PORTS, OPT_TLS_KEYLOG,
 };
 
 /* A word after -r FILE is another file if it exists as a regular file or
@@ -304,8 +308,13 @@ int main(int argc, char **argv)
 	const char *iface = NULL, *dump_dir = NULL, *json_path = NULL, *color = "auto";
 	bool flows = false, json = false, events = false, secrets = false, body = false, strict = false,
 	     findings_only = false, quiet = false, sandbox = true;
-	uint16_t ports[MAX_PORTS] = { 25, 587, 2025 };
-	size_t nports = 3;
+	uint16_t ports[MAX_PORTS] = { 25, 465, 587, 2025 };
+	size_t nports = 4;
+	uint16_t tls_ports[MAX_PORTS] = { 465 }; /* implicit TLS, RFC 8314 */
+	size_t ntls_ports = 1;
+	bool tls_ports_given = false;
+	const char *keylogs[MAX_FILES];
+	size_t nkeylogs = 0;
 
 	static const struct option longopts[] = {
 		{ "read", required_argument, NULL, 'r' },
@@ -334,6 +343,8 @@ int main(int argc, char **argv)
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 		{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
+		{ "tls-ports", required_argument, NULL, OPT_TLS_PORTS },
+		{ "tls-keylog", required_argument, NULL, OPT_TLS_KEYLOG },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -376,6 +387,15 @@ int main(int argc, char **argv)
 			break;
 		case 'i': iface = optarg; break;
 		case OPT_PORTS: nports = parse_ports(optarg, ports, MAX_PORTS); break;
+		case OPT_TLS_PORTS:
+			ntls_ports = parse_ports(optarg, tls_ports, MAX_PORTS);
+			tls_ports_given = true;
+			break;
+		case OPT_TLS_KEYLOG:
+			if (nkeylogs >= MAX_FILES)
+				die_usage("%s", "too many --tls-keylog files (at most 256)");
+			keylogs[nkeylogs++] = optarg;
+			break;
 		case OPT_FLOWS: flows = true; break;
 		case OPT_DUMP: dump_dir = optarg; break;
 		case OPT_JSON:
@@ -426,6 +446,15 @@ int main(int argc, char **argv)
 	}
 
 	char err[512];
+	/* TLS secrets: read now (a missing file is an error before any work),
+	 * shared read-only with the worker; with -i re-read as they grow */
+	struct tls_keys *keys = nkeylogs ? tls_keys_new() : NULL;
+	for (size_t i = 0; i < nkeylogs; i++) {
+		if (tls_keys_add_file(keys, keylogs[i], err, sizeof err) != 0) {
+			fprintf(stderr, "smtpscope: --tls-keylog %s\n", err);
+			return EXIT_USAGE;
+		}
+	}
 	struct source_opts so = { iface, files, nfiles, separate, bpf.len ? bpf.buf : NULL };
 	struct source *src = source_open(&so, err, sizeof err);
 	if (!src) {
@@ -526,6 +555,18 @@ int main(int argc, char **argv)
 	ao.flow.max_flows = max_memory / 4096;
 	ao.extract = ex;
 	ao.flow.all_ports = any_port;
+	ao.tls_keys = keys;
+	ao.tls_ports = tls_ports;
+	ao.n_tls_ports = ntls_ports;
+	/* a port given to --tls-ports is watched even when --ports omits it */
+	for (size_t i = 0; tls_ports_given && i < ntls_ports; i++) {
+		bool have = false;
+		for (size_t k = 0; k < nports; k++)
+			have |= ports[k] == tls_ports[i];
+		if (!have && nports < MAX_PORTS)
+			ports[nports++] = tls_ports[i];
+	}
+	ao.flow.n_server_ports = nports;
 	/* Capture open, privileges dropped, outputs open: confine the process
 	 * before analyzer_new starts the worker thread (src/sandbox.c). */
 	struct sandbox_opts sbo = { use_ui, quiet, iface, source_fd(src), extract_dir, mbox_path, dump_dir };
@@ -566,6 +607,8 @@ int main(int argc, char **argv)
 				break;
 			analyzer_tick(an, now_us());
 			analyzer_flush(an);
+			if (keys) /* clients append to their key logs as they connect */
+				tls_keys_refresh(keys);
 		}
 	} else {
 		while (!stop_requested && source_feed(src, an, BATCH) != SOURCE_EOF)
@@ -625,6 +668,7 @@ int main(int argc, char **argv)
 	}
 	analyzer_free(an);
 	extract_free(ex);
+	tls_keys_free(keys);
 	source_close(src);
 	sbuf_free(&bpf);
 	return status;

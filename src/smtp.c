@@ -1666,9 +1666,8 @@ static size_t hold_tls_start(const struct sbuf *h)
 	return h->len;
 }
 
-/* Bytes of a direction past the TLS point: counted, and handed to the TLS
- * layer when that direction began with a TLS record (never the decrypted
- * SMTP of a nested STARTTLS: those are not wire bytes). */
+/* Wire bytes of a direction past the TLS point: counted, and handed to the
+ * TLS layer when that direction began with a TLS record. */
 static void tls_raw_out(struct sess *s, int dir, const uint8_t *p, size_t n, uint64_t ts)
 {
 	s->pub.tls_bytes[dir == FLOW_C2S ? 0 : 1] += n;
@@ -1762,7 +1761,8 @@ static void client_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
 			client_tls_probe(s, p, n, ts);
 			break;
 		case SMTP_ST_TLS:
-			tls_raw_out(s, FLOW_C2S, p, n, ts);
+			if (!s->pub.tls_inner) /* (inside TLS a nested STARTTLS is not ours to hand over) */
+				tls_raw_out(s, FLOW_C2S, p, n, ts);
 			return;
 		case SMTP_ST_CLOSED:
 			return;
@@ -2397,7 +2397,8 @@ static void server_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
 			}
 			continue;
 		case SRV_TLS:
-			tls_raw_out(s, FLOW_S2C, p, n, ts);
+			if (!s->pub.tls_inner)
+				tls_raw_out(s, FLOW_S2C, p, n, ts);
 			return;
 		case SRV_REPLY:
 			break;
