@@ -13,6 +13,7 @@
 #include "esc.h"
 #include "flow.h"
 #include "netaddr.h"
+#include "out_tls.h"
 #include "smtp.h"
 
 #define OUT_JSON_FLUSH_AT (256 * 1024) /* bytes buffered before an fwrite */
@@ -408,6 +409,8 @@ static void emit_session(struct out_json *j, const struct event *ev)
 	kv_bool(b, "tls", s->tls);
 	kv_bool(b, "tls_decrypted", s->tls_decrypted);
 	kv_pair_u64(b, "tls_bytes", s->tls_bytes);
+	if (s->tls)
+		out_tls_json(b, s->tls_info); /* docs/schema.md, "TLS" */
 	key(b, "capabilities");
 	caps_array(b, &s->caps);
 	if (s->caps.flags & SMTP_CAP_SIZE)

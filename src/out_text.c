@@ -19,6 +19,7 @@
 #include "esc.h"
 #include "flow.h"
 #include "netaddr.h"
+#include "out_tls.h"
 #include "smtp.h"
 
 #define OUT_TEXT_FLUSH_AT (256 * 1024) /* bytes buffered before an fwrite */
@@ -185,10 +186,34 @@ static void findings_lines(struct out_text *t, const struct event *ev, const str
 	}
 }
 
+/* Decrypted from TLS: "C>>" / "S<<" instead of "C>" / "S<". */
+static bool inner(const struct event *ev) { return ev->sess && ev->sess->tls_inner; }
+
+/* "#3 -- TLS 1.3 TLS_AES_256_GCM_SHA384 x25519 sni=... ja4=... cert="CN=..."" */
+static void tls_facts(struct out_text *t, const struct event *ev, bool with_time, const char *tail)
+{
+	const struct tls_info *ti = ev->sess ? ev->sess->tls_info : NULL;
+	if (!ti)
+		return;
+	struct sbuf l = SBUF_INIT;
+	out_tls_line(&l, ti);
+	prefix(t, ev, with_time);
+	color(t, C_CYAN);
+	sbuf_adds(&t->buf, "-- ");
+	esc_tty(&t->buf, l.buf, l.len);
+	if (tail)
+		sbuf_adds(&t->buf, tail);
+	color(t, C_RESET);
+	sbuf_addc(&t->buf, '\n');
+	sbuf_free(&l);
+}
+
 static void session_end(struct out_text *t, const struct event *ev)
 {
 	const struct smtp_session *s = ev->sess;
 	uint64_t d = ev->ts_us > s->start_ts_us ? ev->ts_us - s->start_ts_us : 0;
+	if (s->tls && !s->tls_inner) /* what the handshake showed (decrypted: printed where it began) */
+		tls_facts(t, ev, false, NULL);
 	color(t, C_BOLD);
 	sbuf_addf(&t->buf, "== #%" PRIu64 " end +%" PRIu64 ".%03us  tls=%s", ev->flow ? ev->flow->id : 0,
 	          d / 1000000, (unsigned)(d % 1000000 / 1000),
@@ -256,6 +281,10 @@ static void client_line(struct out_text *t, const struct event *ev)
 		label(t, l->label, NULL, 0, false);
 		break;
 	case SMTP_LINE_TLS:
+		if (inner(ev)) { /* the first decrypted byte (label "TLS decrypted") */
+			tls_facts(t, ev, true, "  [decrypted from here: C>> and S<< lines]");
+			return;
+		}
 		prefix(t, ev, true);
 		sbuf_adds(&t->buf, "C> (TLS handshake: encrypted from here)");
 		label(t, l->label, NULL, 0, false);
@@ -263,7 +292,7 @@ static void client_line(struct out_text *t, const struct event *ev)
 	case SMTP_LINE_COMMAND:
 	case SMTP_LINE_AUTH:
 		prefix(t, ev, true);
-		sbuf_add(&t->buf, "C> ", 3);
+		sbuf_adds(&t->buf, inner(ev) ? "C>> " : "C> ");
 		if (l->secret_off < l->n && !t->o.show_secrets) {
 			esc_tty(&t->buf, l->p, l->secret_off);
 			sbuf_add(&t->buf, "********", 8);
@@ -284,7 +313,7 @@ static void reply_lines(struct out_text *t, const struct event *ev)
 	for (size_t i = 0; i < r->n_lines; i++) {
 		prefix(t, ev, i == 0);
 		color(t, reply_color(r->code));
-		sbuf_add(&t->buf, "S< ", 3);
+		sbuf_adds(&t->buf, inner(ev) ? "S<< " : "S< ");
 		esc_tty(&t->buf, r->lines[i].p, r->lines[i].n);
 		color(t, C_RESET);
 		if (i + 1 == r->n_lines) {
