@@ -17,6 +17,7 @@
 #include "out.h"
 #include "sbuf.h"
 #include "smtp.h"
+#include "tls.h"
 
 #define SUMMARY_KEYS_MAX 4096 /* distinct keys per table: bounds memory (about 1 MiB a table) */
 #define SUMMARY_TOP      10    /* rows shown per "top" table */
@@ -37,6 +38,10 @@ struct out_summary {
 	struct countmap senders;      /* MAIL FROM */
 	struct countmap rcpt_domains; /* recipient domains */
 	struct countmap finding_ids;  /* finding id: v[sev] */
+	/* TLS: sessions the TLS layer saw (struct tls_info) */
+	uint64_t tls_seen, tls_decrypted, tls_keys[TLS_KEYS_UNSUPPORTED + 1]; /* by enum tls_key_status */
+	struct countmap tls_versions; /* negotiated version name */
+	struct countmap tls_ciphers;  /* negotiated suite (IANA name) */
 	struct summary_totals totals; /* set by main before close */
 	bool have_totals;
 	uint64_t first_ts, last_ts;
@@ -115,8 +120,23 @@ static void on_session_end(struct out_summary *o, const struct event *ev)
 		o->sessions_tls++;
 	if (s->n_auth)
 		o->sessions_auth++;
+	const struct tls_info *ti = s->tls ? s->tls_info : NULL;
+	if (ti) {
+		o->tls_seen++;
+		o->tls_decrypted += s->tls_inner;
+		if ((unsigned)ti->keys <= TLS_KEYS_UNSUPPORTED)
+			o->tls_keys[ti->keys]++;
+	}
 	if (!o->print)
 		return;
+	if (ti && ti->version) {
+		const char *v = tls_version_str(ti->version);
+		countmap_add(&o->tls_versions, v, strlen(v), 0, 1);
+	}
+	if (ti && ti->server.seen) {
+		const char *c = tls_cipher_str(ti->cipher);
+		countmap_add(&o->tls_ciphers, c, strlen(c), 0, 1);
+	}
 	char a[ENDPOINT_STRLEN];
 	size_t an = addr_text(&ev->flow->client, false, a);
 	countmap_add(&o->clients, a, an, 0, 1);
@@ -194,6 +214,14 @@ static void write_text(struct out_summary *o)
 	              "  messages: %" PRIu64 " (%" PRIu64 " bytes)\n",
 	          o->sessions, o->sessions_tls, o->sessions_auth, o->transactions, o->messages, o->message_bytes);
 	sbuf_addf(&b, "clients: %zu  servers: %zu\n", o->clients.n, o->servers.n);
+	if (o->tls_seen) {
+		sbuf_addf(&b, "TLS: %" PRIu64 " sessions, %" PRIu64 " decrypted, keys missing %" PRIu64 ", failed %" PRIu64
+		              ", unsupported %" PRIu64 "\n",
+		          o->tls_seen, o->tls_decrypted, o->tls_keys[TLS_KEYS_MISSING], o->tls_keys[TLS_KEYS_FAILED],
+		          o->tls_keys[TLS_KEYS_UNSUPPORTED]);
+		text_top(&b, "  TLS versions", &o->tls_versions);
+		text_top(&b, "  TLS cipher suites", &o->tls_ciphers);
+	}
 	size_t n;
 	struct countmap_entry **v = countmap_sorted(&o->auth, 0, &n);
 	sbuf_addf(&b, "AUTH (mechanism user: success/failure/cancelled/unknown):%s\n", n ? "" : " none");
@@ -279,6 +307,13 @@ static void write_json(struct out_summary *o)
 	}
 	sbuf_addc(&b, ']');
 	free(v);
+	sbuf_addf(&b, ",\"tls\":{\"sessions\":%" PRIu64 ",\"decrypted\":%" PRIu64 ",\"keys_missing\":%" PRIu64
+	              ",\"keys_failed\":%" PRIu64 ",\"keys_unsupported\":%" PRIu64,
+	          o->tls_seen, o->tls_decrypted, o->tls_keys[TLS_KEYS_MISSING], o->tls_keys[TLS_KEYS_FAILED],
+	          o->tls_keys[TLS_KEYS_UNSUPPORTED]);
+	json_top(&b, "versions", &o->tls_versions);
+	json_top(&b, "ciphers", &o->tls_ciphers);
+	sbuf_addc(&b, '}');
 	json_top(&b, "top_senders", &o->senders);
 	json_top(&b, "top_recipient_domains", &o->rcpt_domains);
 	sbuf_addf(&b, ",\"findings\":{\"high\":%" PRIu64 ",\"medium\":%" PRIu64 ",\"low\":%" PRIu64 ",\"info\":%" PRIu64 "}",
@@ -323,6 +358,8 @@ static void summary_close(struct sink *sk)
 	countmap_free(&o->senders);
 	countmap_free(&o->rcpt_domains);
 	countmap_free(&o->finding_ids);
+	countmap_free(&o->tls_versions);
+	countmap_free(&o->tls_ciphers);
 	free(o);
 }
 
@@ -344,6 +381,8 @@ struct sink *out_summary_new(FILE *f, bool json, bool print)
 	countmap_init(&o->senders, SUMMARY_KEYS_MAX);
 	countmap_init(&o->rcpt_domains, SUMMARY_KEYS_MAX);
 	countmap_init(&o->finding_ids, 256);
+	countmap_init(&o->tls_versions, 64);
+	countmap_init(&o->tls_ciphers, 512);
 	return &o->base;
 }
 
