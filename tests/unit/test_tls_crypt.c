@@ -25,6 +25,7 @@
 
 #include <openssl/evp.h>
 
+#include "capture.h"
 #include "harness.h"
 #include "tls_crypt.h"
 
@@ -899,6 +900,113 @@ static void test_keys_threads(void)
 	tls_keys_free(r.k);
 }
 
+/* ---- pcapng Decryption Secrets Blocks (src/capture.c) ---------------------- */
+
+struct dsb_seen {
+	struct tls_keys *k;
+	int n;
+	uint32_t type;
+	size_t len;
+};
+
+static void on_dsb(void *user, uint32_t type, const uint8_t *p, size_t n)
+{
+	struct dsb_seen *d = user;
+	d->n++;
+	d->type = type;
+	d->len = n;
+	if (type == CAPTURE_SECRETS_TLS)
+		tls_keys_add_text(d->k, p, n);
+}
+
+static void put32(uint8_t *p, uint32_t v, int be)
+{
+	for (int i = 0; i < 4; i++)
+		p[be ? i : 3 - i] = (uint8_t)(v >> (8 * (3 - i)));
+}
+
+/* SHB (28 bytes) + one DSB of declared secrets length slen carrying data
+ * (dn bytes) in a block of declared length blen (0: the right one). */
+static size_t make_dsb_file(uint8_t *b, int be, uint32_t slen, const char *data, size_t dn, uint32_t blen)
+{
+	size_t o = 0;
+	put32(b + o, 0x0A0D0D0A, be), put32(b + o + 4, 28, be), put32(b + o + 8, 0x1A2B3C4D, be);
+	b[o + 12] = be ? 0 : 1, b[o + 13] = be ? 1 : 0, b[o + 14] = 0, b[o + 15] = 0; /* version 1.0 */
+	memset(b + o + 16, 0xff, 8);                                                 /* section length -1 */
+	put32(b + o + 24, 28, be);
+	o += 28;
+	size_t pad = (4 - dn % 4) % 4, bl = 20 + dn + pad;
+	put32(b + o, 0x0A, be), put32(b + o + 4, blen ? blen : (uint32_t)bl, be);
+	put32(b + o + 8, CAPTURE_SECRETS_TLS, be), put32(b + o + 12, slen, be);
+	memcpy(b + o + 16, data, dn);
+	memset(b + o + 16 + dn, 0, pad);
+	put32(b + o + 16 + dn + pad, (uint32_t)bl, be);
+	return o + bl;
+}
+
+static void test_dsb(void)
+{
+	char err[300];
+	uint64_t skipped = 9;
+	/* editcap --inject-secrets output: the key log comes back whole */
+	struct dsb_seen d = { tls_keys_new(), 0, 0, 0 };
+	CHECK(capture_pcapng_secrets(VEC "t13_chacha_dsb.pcapng", on_dsb, &d, &skipped, err, sizeof err) == 1);
+	CHECK(skipped == 0 && d.n == 1 && d.type == CAPTURE_SECRETS_TLS);
+	struct tls_keys *f = tls_keys_new();
+	CHECK(tls_keys_add_file(f, VEC "t13_chacha.keys", err, sizeof err) == 0);
+	CHECK(tls_keys_count(d.k) == 4 && tls_keys_count(f) == 4 && tls_keys_bad_lines(d.k) == 0);
+	tls_keys_free(f);
+	tls_keys_free(d.k);
+	d.k = tls_keys_new();
+	d.n = 0;
+	CHECK(capture_pcapng_secrets(VEC "t12_aes128gcm_dsb.pcapng", on_dsb, &d, NULL, err, sizeof err) == 1);
+	CHECK(tls_keys_count(d.k) == 1);
+	/* a classic pcap, "-", a .gz name: nothing */
+	CHECK(capture_pcapng_secrets(VEC "t13_chacha.pcap", on_dsb, &d, NULL, err, sizeof err) == 0);
+	CHECK(capture_pcapng_secrets("-", on_dsb, &d, NULL, err, sizeof err) == 0);
+	CHECK(capture_pcapng_secrets("/nonexistent/x.pcapng", on_dsb, &d, NULL, err, sizeof err) == -1);
+	CHECK(strstr(err, "/nonexistent/x.pcapng") != NULL);
+	tls_keys_free(d.k);
+
+	/* hand-made files: both byte orders, a 2 GiB declared secret, a block
+	 * length past the end of the file */
+	char path[] = "/tmp/test_tls_dsbXXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	static uint8_t b[4096];
+	const char *line = "CLIENT_RANDOM " CR1 " " S48A "\n";
+	struct {
+		int be;
+		uint32_t slen, blen;
+		int want, want_skipped;
+	} cases[] = {
+		{ 0, 0, 0, 1, 0 },            /* slen filled in below */
+		{ 1, 0, 0, 1, 0 },
+		{ 0, 0x80000000u, 0, 0, 1 },  /* 2 GiB declared in a small block */
+		{ 1, 0xffffffffu, 0, 0, 1 },
+		{ 0, 0, 0x7ffffff0u, 0, 0 },  /* block runs past the end: the walk stops */
+		{ 0, 0, 13, 0, 0 },           /* block length not a multiple of 4 */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint32_t slen = cases[i].slen ? cases[i].slen : (uint32_t)strlen(line);
+		size_t n = make_dsb_file(b, cases[i].be, slen, line, strlen(line), cases[i].blen);
+		CHECK(ftruncate(fd, 0) == 0 && pwrite(fd, b, n, 0) == (ssize_t)n);
+		d.k = tls_keys_new();
+		d.n = 0;
+		int r = capture_pcapng_secrets(path, on_dsb, &d, &skipped, err, sizeof err);
+		CHECK(r == cases[i].want && (int)skipped == cases[i].want_skipped);
+		CHECK(tls_keys_count(d.k) == (size_t)cases[i].want);
+		tls_keys_free(d.k);
+	}
+	/* cut inside the secrets */
+	size_t n = make_dsb_file(b, 0, (uint32_t)strlen(line), line, strlen(line), 0);
+	CHECK(ftruncate(fd, 0) == 0 && pwrite(fd, b, n - 30, 0) == (ssize_t)(n - 30));
+	d.n = 0;
+	CHECK(capture_pcapng_secrets(path, on_dsb, &d, &skipped, err, sizeof err) == 0 && d.n == 0);
+	close(fd);
+	unlink(path);
+}
+
 int main(void)
 {
 	test_rfc8448();
@@ -907,5 +1015,6 @@ int main(void)
 	test_keys_text();
 	test_keys_file();
 	test_keys_threads();
+	test_dsb();
 	TEST_MAIN_END();
 }
