@@ -276,6 +276,17 @@ enum {
 	OPT_NO_SANDBOX, OPT_TLS_PORTS, OPT_TLS_KEYLOG,
 };
 
+/* A pcapng Decryption Secrets Block: TLS key log text joins the key store. */
+static void on_dsb(void *user, uint32_t type, const uint8_t *p, size_t n)
+{
+	struct tls_keys **keys = user;
+	if (type != CAPTURE_SECRETS_TLS)
+		return;
+	if (!*keys)
+		*keys = tls_keys_new();
+	tls_keys_add_text(*keys, p, n);
+}
+
 /* A word after -r FILE is another file if it exists as a regular file or
  * ends like a capture; otherwise it starts the BPF expression. */
 static bool looks_like_capture(const char *w)
@@ -455,6 +466,9 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	/* and the secrets of pcapng Decryption Secrets Blocks (editcap --inject-secrets) */
+	for (size_t i = 0; i < nfiles; i++)
+		capture_pcapng_secrets(files[i], on_dsb, &keys, NULL, err, sizeof err); /* an unreadable file: source_open says so */
 	struct source_opts so = { iface, files, nfiles, separate, bpf.len ? bpf.buf : NULL };
 	struct source *src = source_open(&so, err, sizeof err);
 	if (!src) {
