@@ -38,6 +38,8 @@ struct sandbox_opts {
 	const char *extract_dir; /* --extract DIR (already created): files created, written, removed in it */
 	const char *mbox_path;   /* --mbox FILE (already open): its directory takes the spill files */
 	const char *dump_dir;    /* --dump-streams DIR: created here if missing; files created in it */
+	const char *const *keylogs; /* --tls-keylog FILEs, re-read during live capture (read only) */
+	size_t n_keylogs;
 };
 
 /* Confine the calling process as above. Returns 0 when the sandbox is in

@@ -583,7 +583,8 @@ int main(int argc, char **argv)
 	ao.flow.n_server_ports = nports;
 	/* Capture open, privileges dropped, outputs open: confine the process
 	 * before analyzer_new starts the worker thread (src/sandbox.c). */
-	struct sandbox_opts sbo = { use_ui, quiet, iface, source_fd(src), extract_dir, mbox_path, dump_dir };
+	struct sandbox_opts sbo = { use_ui, quiet, iface, source_fd(src), extract_dir, mbox_path, dump_dir,
+	                            iface ? keylogs : NULL, iface ? nkeylogs : 0 };
 	if (sandbox && sandbox_apply(&sbo, err, sizeof err) != 0) {
 		fprintf(stderr, "smtpscope: %s\n", err);
 		return EXIT_USAGE;

@@ -348,6 +348,11 @@ static int landlock(const struct sandbox_opts *o, const struct dirlist *gconv, c
 		snprintf(p, sizeof p, "/sys/class/net/%s/statistics", o->iface);
 		rc = ll_allow(&l, p, FS_READ, true);
 	}
+	/* --tls-keylog FILE: re-read as it grows during -i (src/tls_keys.c);
+	 * the rule is on the file, so a key log replaced by another file is
+	 * not re-read (its keys so far stay) */
+	for (size_t i = 0; rc == 0 && i < o->n_keylogs; i++)
+		rc = ll_allow(&l, o->keylogs[i], LANDLOCK_ACCESS_FS_READ_FILE, false);
 	/* --extract DIR: <name>.eml/.json created, the sidecar truncated and
 	 * rewritten, an empty reservation removed at the end */
 	if (rc == 0 && o->extract_dir)
