@@ -50,10 +50,43 @@ struct verdict_session_input {
 	const char *const *users;        /* their usernames as sent (distinct, a few) */
 	size_t n_users;                  /* entries in users */
 	bool starttls_offered;           /* the server advertised STARTTLS */
+	/* TLS (docs/findings.md, "TLS and STARTTLS"): */
+	bool tls;                        /* the session turned TLS (STARTTLS accepted, or implicit) */
+	const struct verdict_tls *hs;    /* what the TLS handshake showed, NULL if not parsed */
+	bool starttls_masked;            /* an EHLO reply masked STARTTLS ("250-XXXXXXXA") */
+	int starttls_refused;            /* 454/5xx to an advertised STARTTLS, 0 none */
+	bool starttls_refused_continued; /* ... and the client went on (a command other than QUIT) */
+	const char *starttls_no_handshake; /* after the 220 no TLS handshake: what came instead, or NULL */
+	unsigned long long starttls_injected; /* client bytes sent after STARTTLS before its 220 */
 };
 
-/* Session-scoped rules (cleartext_auth when no transaction carries it);
- * as verdict_run(). */
+/* The TLS handshake's facts the rules look at (copied from struct tls_info
+ * by the caller; strings borrowed, NUL-terminated, may be NULL). */
+struct verdict_tls {
+	unsigned version;                /* 0x0300 SSL 3.0 .. 0x0304 TLS 1.3, 0 unknown */
+	const char *version_name;        /* "TLS 1.0" */
+	unsigned cipher;                 /* negotiated suite, 0 unknown */
+	const char *cipher_name;         /* IANA name */
+	bool cipher_weak;                /* tls_cipher_weak(): NULL, EXPORT, anon, RC4, DES, 3DES */
+	const char *sni;                 /* ClientHello server_name, NULL if none */
+	bool cert_seen;                  /* the leaf certificate was parsed */
+	const char *cert_subject;        /* RFC 2253 text */
+	const char *cert_cn;             /* its CN, NULL if none */
+	const char *const *cert_dns;     /* subjectAltName dNSNames */
+	size_t n_cert_dns;
+	long long not_before, not_after; /* Unix seconds, 0 unknown */
+	bool self_signed;
+	long long capture_time;          /* the session's packet time (Unix seconds), not the clock */
+};
+
+/* RFC 6125 §6.4 name matching of a reference host name against one
+ * presented name (a dNSName or CN): ASCII case-insensitive, a trailing dot
+ * ignored, a wildcard only as the whole left-most label, matching exactly one
+ * label, and never in the last two labels ("*.com", "*.co" do not match). */
+bool verdict_tls_name_match(const char *host, const char *pattern);
+
+/* Session-scoped rules (cleartext_auth when no transaction carries it, the
+ * TLS and STARTTLS rules); as verdict_run(). */
 size_t verdict_session_run(const struct verdict_session_input *in, struct finding *out, size_t max);
 
 /* Evaluate every rule on in and write up to max findings to out, in a fixed

@@ -12,6 +12,8 @@
 #include "extract.h"
 #include "imf.h"
 #include "sbuf.h"
+#include "out_tls.h"
+#include "tls.h"
 #include "verdict.h"
 
 #define MSGWIRE_RCPT_MAX 100 /* recipients handed to the verdicts (look-alike checks) */
@@ -177,6 +179,45 @@ static void mw_session_end(void *user, struct smtp_session *s)
 	}
 	in.users = users;
 	in.auth_clear = s->n_auth_clear > covered ? s->n_auth_clear - covered : 0;
+	/* TLS and STARTTLS (docs/findings.md) */
+	in.tls = s->tls;
+	in.starttls_masked = s->starttls_masked;
+	in.starttls_refused = s->starttls_refused;
+	in.starttls_refused_continued = s->starttls_refused_continued;
+	in.starttls_injected = s->starttls_injected;
+	if (anom_has(&s->anoms, ANOM_SMTP_TLS_DECRYPTED))
+		in.starttls_no_handshake = "plain SMTP (a decrypted capture, or a proxy that answered STARTTLS without TLS)";
+	else if (anom_has(&s->anoms, ANOM_SMTP_TLS_UNKNOWN_PROTOCOL))
+		in.starttls_no_handshake = "neither TLS nor SMTP";
+	struct verdict_tls hs;
+	const char *dns[TLS_SAN_MAX];
+	char cn[TLS_NAME_MAX];
+	const struct tls_info *ti = s->tls_info;
+	if (ti && (ti->server.seen || ti->cert_seen)) {
+		memset(&hs, 0, sizeof hs);
+		hs.version = ti->version;
+		hs.version_name = tls_version_str(ti->version);
+		hs.cipher = ti->server.seen ? ti->cipher : 0;
+		hs.cipher_name = tls_cipher_str(ti->cipher);
+		hs.cipher_weak = ti->server.seen && tls_cipher_weak(ti->cipher);
+		hs.sni = ti->client.sni[0] ? ti->client.sni : NULL;
+		const struct tls_cert *leaf = ti->cert_seen && ti->n_certs && !ti->certs[0].parse_error ? &ti->certs[0] : NULL;
+		if (leaf) {
+			hs.cert_seen = true;
+			hs.cert_subject = leaf->subject;
+			out_tls_cert_cn(leaf, cn, sizeof cn);
+			hs.cert_cn = cn[0] ? cn : NULL;
+			for (unsigned i = 0; i < leaf->n_san && i < TLS_SAN_MAX; i++)
+				dns[i] = leaf->san_dns[i];
+			hs.cert_dns = dns;
+			hs.n_cert_dns = leaf->n_san;
+			hs.not_before = leaf->not_before;
+			hs.not_after = leaf->not_after;
+			hs.self_signed = leaf->self_signed;
+		}
+		hs.capture_time = (long long)(s->start_ts_us / 1000000);
+		in.hs = &hs;
+	}
 	struct finding f[VERDICT_MAX_FINDINGS];
 	findings_take(&s->findings, &s->n_findings, f, verdict_session_run(&in, f, VERDICT_MAX_FINDINGS));
 }

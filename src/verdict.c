@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #include "esc.h"
@@ -566,12 +567,156 @@ static void rule_cleartext_auth_session(struct ctx *c, const struct verdict_sess
 	sbuf_free(&users);
 }
 
+/* --- TLS and STARTTLS (docs/findings.md, "TLS and STARTTLS") */
+
+static bool ci_eq_n(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+		if (x >= 'A' && x <= 'Z')
+			x = (unsigned char)(x + 32);
+		if (y >= 'A' && y <= 'Z')
+			y = (unsigned char)(y + 32);
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+bool verdict_tls_name_match(const char *host, const char *pattern)
+{
+	if (!host || !pattern)
+		return false;
+	size_t hn = strlen(host), pn = strlen(pattern);
+	if (hn && host[hn - 1] == '.')
+		hn--;
+	if (pn && pattern[pn - 1] == '.')
+		pn--;
+	if (!hn || !pn)
+		return false;
+	if (pn >= 2 && pattern[0] == '*' && pattern[1] == '.') {
+		/* the rest must hold at least two labels (a registrable-looking
+		 * suffix), and the host's first label is non-empty */
+		const char *rest = pattern + 2;
+		size_t rn = pn - 2;
+		const char *dot = memchr(rest, '.', rn);
+		if (!dot || dot == rest || dot == rest + rn - 1 || memchr(rest, '*', rn))
+			return false;
+		const char *hd = memchr(host, '.', hn);
+		if (!hd || hd == host)
+			return false;
+		size_t hrest = hn - (size_t)(hd + 1 - host);
+		return hrest == rn && ci_eq_n(hd + 1, rest, rn);
+	}
+	if (memchr(pattern, '*', pn))
+		return false; /* partial wildcards ("f*.example.com"): RFC 9525 §6.3 rejects them */
+	return hn == pn && ci_eq_n(host, pattern, hn);
+}
+
+static void rule_tls(struct ctx *c, const struct verdict_session_input *in)
+{
+	const struct verdict_tls *t = in->hs;
+	if (!in->tls || !t)
+		return;
+	/* RFC 8996: TLS 1.0 and 1.1 are deprecated; RFC 7568: SSL 3.0 is broken */
+	if (t->version && t->version < 0x0303) {
+		bool ssl = t->version < 0x0301;
+		emit(c, "tls_old_version", ssl ? "high" : "medium",
+		     detail_make(ssl ? "%s was negotiated: it is broken (RFC 7568, POODLE) and offers no real confidentiality."
+		                     : "%s was negotiated: deprecated by RFC 8996, without the AEAD cipher suites of TLS 1.2.",
+		                 t->version_name));
+	}
+	if (t->cipher && t->cipher_weak) {
+		const char *n = t->cipher_name ? t->cipher_name : "";
+		bool broken = strstr(n, "NULL") || strstr(n, "anon") || strstr(n, "EXPORT");
+		emit(c, "tls_weak_cipher", broken ? "high" : "medium",
+		     detail_make(broken ? "The cipher suite %s was negotiated: it has no encryption, no server authentication "
+		                          "or export-grade keys, so the session is open to a passive or active attacker."
+		                        : "The cipher suite %s was negotiated: RC4, DES and 3DES are prohibited or "
+		                          "deprecated (RFC 7465, RFC 7525).",
+		                 n));
+	}
+	if (t->cert_seen) {
+		char when[32], lim[32];
+		time_t ct = (time_t)t->capture_time;
+		struct tm tm;
+		if (t->not_after && t->capture_time > t->not_after) {
+			gmtime_r(&ct, &tm);
+			strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+			time_t na = (time_t)t->not_after;
+			gmtime_r(&na, &tm);
+			strftime(lim, sizeof lim, "%Y-%m-%dT%H:%M:%SZ", &tm);
+			emit(c, "tls_cert_expired", "medium",
+			     detail_make("The server's certificate %s expired on %s, before the capture time %s.",
+			                 t->cert_subject, lim, when));
+		} else if (t->not_before && t->capture_time < t->not_before) {
+			gmtime_r(&ct, &tm);
+			strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+			time_t nb = (time_t)t->not_before;
+			gmtime_r(&nb, &tm);
+			strftime(lim, sizeof lim, "%Y-%m-%dT%H:%M:%SZ", &tm);
+			emit(c, "tls_cert_not_yet_valid", "medium",
+			     detail_make("The server's certificate %s is valid only from %s, after the capture time %s.",
+			                 t->cert_subject, lim, when));
+		}
+		if (t->self_signed)
+			emit(c, "tls_cert_self_signed", "low",
+			     detail_make("The server presented a self-signed certificate %s: common between MTAs that use "
+			                 "opportunistic TLS, but nothing vouches for the server's identity.",
+			                 t->cert_subject));
+		if (t->sni && t->sni[0]) {
+			bool ok = false;
+			for (size_t i = 0; i < t->n_cert_dns && !ok; i++)
+				ok = verdict_tls_name_match(t->sni, t->cert_dns[i]);
+			if (!t->n_cert_dns) /* RFC 6125 §6.4.4: the CN only without DNS-IDs */
+				ok = verdict_tls_name_match(t->sni, t->cert_cn);
+			if (!ok)
+				emit(c, "tls_sni_mismatch", "medium",
+				     detail_make(t->n_cert_dns ? "The client asked for %s (SNI), which none of the certificate's "
+				                                 "subjectAltName DNS names (first: %s) covers."
+				                               : "The client asked for %s (SNI), which the certificate's subject "
+				                                 "CN %s does not cover (it has no subjectAltName DNS names).",
+				                 t->sni, t->n_cert_dns ? t->cert_dns[0] : t->cert_cn));
+		}
+	}
+}
+
+static void rule_starttls_session(struct ctx *c, const struct verdict_session_input *in)
+{
+	if (!in->tls && in->starttls_masked)
+		emit(c, "starttls_stripped", "high",
+		     detail_make("The server's EHLO reply carried a masked keyword where STARTTLS belongs "
+		                 "(an inspecting middlebox's XXXXXXXA), and the session went on in cleartext."));
+	else if (!in->tls && in->starttls_refused && in->starttls_refused_continued) {
+		char code[8];
+		snprintf(code, sizeof code, "%d", in->starttls_refused);
+		emit(c, "starttls_stripped", "medium",
+		     detail_make("The server advertised STARTTLS but answered it with %s, and the client went on in "
+		                 "cleartext: a downgrade an attacker can cause, or a server whose TLS is broken.",
+		                 code));
+	}
+	if (in->starttls_no_handshake)
+		emit(c, "starttls_no_handshake", "medium",
+		     detail_make("The server accepted STARTTLS (220) but the next bytes were %s, not a TLS handshake.",
+		                 in->starttls_no_handshake));
+	if (in->starttls_injected) {
+		char n[24];
+		snprintf(n, sizeof n, "%llu", in->starttls_injected);
+		emit(c, "starttls_injection", "high",
+		     detail_make("%s bytes of commands followed STARTTLS before its 220 (the CVE-2011-0411 injection "
+		                 "pattern: a vulnerable server runs them inside the TLS session); they were discarded.",
+		                 n));
+	}
+}
+
 size_t verdict_session_run(const struct verdict_session_input *in, struct finding *out, size_t max)
 {
 	struct ctx c = { NULL, NULL, out, max, 0 };
 	if (!in || !out || !max)
 		return 0;
 	rule_cleartext_auth_session(&c, in);
+	rule_starttls_session(&c, in);
+	rule_tls(&c, in);
 	return c.n;
 }
 
