@@ -18,6 +18,9 @@ format (see the comment at the top of each fuzz/fuzz_*.c):
   imf     the messages found in the client streams (dot-unstuffed)
   codec   AUTH base64 arguments, encoded words, From:/To: field bodies,
           charset names with text, raw lines for the escapers
+  tlsdec  the key logs and the records of tests/tls_vectors/ (TLS 1.0-1.2
+          lab captures with their master secrets, RFC 8448 with its
+          traffic secrets) in fuzz_tlsdec.c's format, and key log text
   verdict the transactions of each flow as fuzz_verdict.c fields (HELO,
           MAIL FROM, RCPT TO, AUTH PLAIN user, From:/Reply-To:/Sender: field
           bodies, DKIM d=, List-Id) with option bytes; plus hand-written
@@ -339,6 +342,100 @@ def builtin(c):
         c.add("verdict", opts + "\n".join(lines).encode())
 
 
+def tls_streams(path):
+    """Client and server TCP payload streams of the one connection in a
+    classic loopback pcap (tests/tls_vectors/), in sequence order."""
+    lt, frames = read_capture(path)
+    st, nxt, cport = [b"", b""], [None, None], None
+    for fr in frames:
+        l2 = 14 if lt == 1 else 16 if lt == 113 else None
+        if l2 is None or len(fr) < l2 + 40 or fr[l2 - 2:l2] != b"\x08\x00" or fr[l2 + 9] != 6:
+            continue
+        ip = fr[l2:]
+        ihl, tot = (ip[0] & 15) * 4, struct.unpack(">H", ip[2:4])[0]
+        tcp = ip[ihl:tot]
+        sp, seq, doff, fl = struct.unpack(">H", tcp[0:2])[0], struct.unpack(">I", tcp[4:8])[0], (tcp[12] >> 4) * 4, tcp[13]
+        if fl & 0x12 == 0x02:
+            cport = sp
+        d = 0 if sp == cport else 1
+        if fl & 2:
+            nxt[d] = seq + 1
+            continue
+        pl = tcp[doff:]
+        if nxt[d] is None or not pl or seq != nxt[d]:
+            continue
+        st[d] += pl
+        nxt[d] = (seq + len(pl)) & 0xFFFFFFFF
+    return st
+
+
+def tls_records(stream):
+    i, out = 0, []
+    while i + 5 <= len(stream):
+        n = struct.unpack(">H", stream[i + 3:i + 5])[0]
+        out.append((stream[i], struct.unpack(">H", stream[i + 1:i + 3])[0], stream[i + 5:i + 5 + n]))
+        i += 5 + n
+    return out
+
+
+def tlsdec_seeds(c):
+    vec = os.path.join(ROOT, "tests", "tls_vectors")
+    if not os.path.isdir(vec):
+        return
+    rec = lambda ctl, t, v, b: bytes([ctl, t]) + struct.pack("<HH", v, len(b)) + b
+    for fn in sorted(os.listdir(vec)):
+        if fn.endswith(".keys"):
+            with open(os.path.join(vec, fn), "rb") as f:
+                c.add("tlsdec", b"\x00" + f.read())
+        if not (fn.startswith("t1") and fn.endswith(".pcap")) or fn.startswith("t13"):
+            continue
+        c2s, s2c = tls_streams(os.path.join(vec, fn))
+        recs = [tls_records(c2s), tls_records(s2c)]
+        ch = next((b for t, _, b in recs[0] if t == 22 and b[:1] == b"\x01"), None)
+        sh = next((b for t, _, b in recs[1] if t == 22 and b[:1] == b"\x02"), None)
+        if not ch or not sh:
+            continue
+        cr, sr, ver = ch[6:38], sh[6:38], struct.unpack(">H", sh[4:6])[0]
+        sid = sh[38]
+        suite = struct.unpack(">H", sh[39 + sid:41 + sid])[0]
+        etm = 1 if b"\x00\x16\x00\x00" in sh[41 + sid:] else 0
+        with open(os.path.join(vec, fn[:-5] + ".keys")) as f:
+            ms = [l.split() for l in f if l.startswith("CLIENT_RANDOM")]
+        master = next((bytes.fromhex(m[2]) for m in ms if bytes.fromhex(m[1]) == cr), None)
+        if master is None:
+            continue
+        body = b""
+        for d in (0, 1):
+            ccs = False
+            for t, v, b in recs[d]:
+                if t == 20:
+                    ccs = True
+                elif ccs:
+                    body += rec(d, t, v, b)
+        c.add("tlsdec", b"\x01" + bytes([ver - 0x0301]) + struct.pack("<H", suite) + bytes([etm]) +
+              master + cr + sr + body[:MAX_SEED - 120])
+    # RFC 8448 section 3: secret A the server handshake secret, B the server application secret
+    v = {}
+    with open(os.path.join(vec, "rfc8448_1rtt.txt")) as f:
+        name = None
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                name = None
+            elif line.endswith(":"):
+                name, v[line[:-1]] = line[:-1], b""
+            elif name:
+                v[name] += bytes.fromhex(line)
+    if "server_flight_record" in v:
+        r = lambda ctl, x: rec(ctl, x[0], struct.unpack(">H", x[1:3])[0], x[5:])
+        c.add("tlsdec", b"\x02" + struct.pack("<H", 0x1301) + bytes([32]) + v["server_hs_secret"] +
+              bytes([32]) + v["server_ap_secret"] + r(1, v["server_flight_record"]) +
+              r(5, v["server_nst_record"]) + r(1, v["server_app_record"]) + r(1, v["server_alert_record"]) +
+              r(3, v["server_alert_record"]))
+    c.add("tlsdec", b"\x00CLIENT_RANDOM " + b"ab" * 32 + b" " + b"cd" * 48 + b"\r\n# c\nSERVER_TRAFFIC_SECRET_0 " +
+          b"ab" * 32 + b" " + b"ef" * 32 + b"\nEXPORTER_SECRET x y\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", default=os.path.join(ROOT, "smtpscope"))
@@ -360,6 +457,7 @@ def main():
     rng = random.Random(1)
     vrng = random.Random(2)  # its own, so the other targets' seeds stay as they were
     builtin(c)
+    tlsdec_seeds(c)
     with tempfile.TemporaryDirectory() as tmp:
         for path in files:
             try:

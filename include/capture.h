@@ -59,4 +59,22 @@ struct capture_stats {
 void capture_stats(struct capture *c, struct capture_stats *out);
 void capture_close(struct capture *c);
 
+/* pcapng Decryption Secrets Blocks (block type 0x0000000A, pcapng spec
+ * 4.7): cb(user, secrets_type, data, len) for each DSB of the file at path,
+ * in file order; secrets_type CAPTURE_SECRETS_TLS is the NSS key log text
+ * that `editcap --inject-secrets tls,KEYLOG` writes (hand it to
+ * tls_keys_add_text). libpcap skips these blocks, so the file is walked
+ * here by itself, block header by block header (the packets are seeked
+ * over, not read). Reads regular files only: "-", a ".gz" name, a pipe or a
+ * classic pcap file give 0 and no calls. A DSB longer than CAPTURE_DSB_MAX,
+ * or whose length does not fit its block, is skipped and counted in
+ * *skipped (may be NULL); a truncated file ends the walk. Returns the number
+ * of blocks delivered, or -1 with err filled if the file cannot be opened.
+ * Call it once per file before (or while) reading its packets. */
+#define CAPTURE_SECRETS_TLS 0x544c534bu   /* "TLSK" */
+#define CAPTURE_DSB_MAX     (64u << 20)   /* bytes of one DSB's secrets held */
+typedef void (*capture_secrets_cb)(void *user, uint32_t secrets_type, const uint8_t *p, size_t n);
+int capture_pcapng_secrets(const char *path, capture_secrets_cb cb, void *user, uint64_t *skipped,
+                           char *err, size_t errlen);
+
 #endif

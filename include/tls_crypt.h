@@ -45,6 +45,8 @@ size_t tls_keys_count(const struct tls_keys *k);     /* secrets held */
 uint64_t tls_keys_bad_lines(const struct tls_keys *k);
 /* Secrets not stored because the store was full (TLS_KEYS_MAX, docs/design.md). */
 uint64_t tls_keys_dropped(const struct tls_keys *k);
+/* Lower the cap on secrets held (default and maximum TLS_KEYS_MAX, 2^21). */
+void tls_keys_set_limit(struct tls_keys *k, size_t max_secrets);
 /* The secret of kind for client_random, or false. */
 bool tls_keys_lookup(const struct tls_keys *k, const uint8_t client_random[32],
                      enum tls_secret_kind kind, struct tls_secret *out);

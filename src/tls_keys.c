@@ -81,7 +81,7 @@ struct tls_keys {
 	struct siphash_key hk;
 	struct tk_node **bucket;
 	size_t nbuckets;        /* power of two */
-	size_t count;
+	size_t count, max;
 	uint64_t bad, dropped;
 	struct tk_pool *pools;
 	struct tk_file files[TLS_KEYS_FILES_MAX];
@@ -94,6 +94,7 @@ struct tls_keys *tls_keys_new(void)
 	pthread_rwlock_init(&k->lock, NULL);
 	pthread_mutex_init(&k->fmu, NULL);
 	siphash_key_random(&k->hk);
+	k->max = TLS_KEYS_MAX;
 	k->nbuckets = 256;
 	k->bucket = xcalloc(k->nbuckets, sizeof *k->bucket);
 	return k;
@@ -150,7 +151,7 @@ static void insert(struct tls_keys *k, const uint8_t cr[32], enum tls_secret_kin
 			pthread_rwlock_unlock(&k->lock);
 			return;
 		}
-	if (k->count >= TLS_KEYS_MAX) {
+	if (k->count >= k->max) {
 		k->dropped++;
 		pthread_rwlock_unlock(&k->lock);
 		return;
@@ -228,6 +229,15 @@ uint64_t tls_keys_dropped(const struct tls_keys *kc)
 	return n;
 }
 
+void tls_keys_set_limit(struct tls_keys *k, size_t max_secrets)
+{
+	if (!k)
+		return;
+	pthread_rwlock_wrlock(&k->lock);
+	k->max = max_secrets < TLS_KEYS_MAX ? max_secrets : TLS_KEYS_MAX;
+	pthread_rwlock_unlock(&k->lock);
+}
+
 static void bad_line(struct tls_keys *k)
 {
 	pthread_rwlock_wrlock(&k->lock);
@@ -281,6 +291,19 @@ static const struct {
 	{ "PMS_CLIENT_RANDOM", -1 },
 };
 
+/* CLIENT_TRAFFIC_SECRET_<N> / SERVER_TRAFFIC_SECRET_<N> other than _0
+ * (OpenSSL logs "_N" after a KeyUpdate): derivable from _0, not needed. */
+static bool later_generation(const char *s, size_t n)
+{
+	static const char *const pre[] = { "CLIENT_TRAFFIC_SECRET_", "SERVER_TRAFFIC_SECRET_" };
+	for (int i = 0; i < 2; i++) {
+		size_t pl = strlen(pre[i]);
+		if (n > pl && memcmp(s, pre[i], pl) == 0 && !(n == pl + 1 && s[pl] == '0'))
+			return true;
+	}
+	return false;
+}
+
 /* One line without its end of line. Returns 1 stored, 0 ignored (blank,
  * comment, known label), -1 bad. */
 static int parse_line(struct tls_keys *k, const char *s, size_t n)
@@ -312,6 +335,8 @@ static int parse_line(struct tls_keys *k, const char *s, size_t n)
 			kind = LABELS[j].kind;
 			break;
 		}
+	if (kind == -2 && later_generation(tok[0], tl[0]))
+		kind = -1;
 	if (kind == -2)
 		return -1;
 	if (kind == -1)
@@ -380,7 +405,7 @@ void tls_keys_add_text(struct tls_keys *k, const uint8_t *p, size_t n)
 /* ---- files --------------------------------------------------------------- */
 
 /* Read f from f->off to its end. Under fmu. Returns 0 or -1 (errno). */
-static int read_file(struct tls_keys *k, struct tk_file *f)
+static int read_file(struct tls_keys *k, struct tk_file *f, bool initial)
 {
 	int fd = open(f->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -446,9 +471,13 @@ static int read_file(struct tls_keys *k, struct tk_file *f)
 		f->skipping = true;
 	} else {
 		f->skipping = false;
-		if (l->n && parse_line(k, l->b, l->n) < 0) {
-			/* a half-written line: not counted yet; read again when the file grows */
-		}
+		/* A last line without its newline: on the first read the file is
+		 * probably complete and the line is taken (if it parses); on a
+		 * refresh it is probably being written and waits. Either way it
+		 * is read again once the file grows, and its complete form
+		 * replaces what the half gave. Not counted as bad until complete. */
+		if (initial && l->n)
+			(void)parse_line(k, l->b, l->n);
 	}
 	f->off = consumed;
 	OPENSSL_cleanse(l, sizeof *l);
@@ -473,7 +502,7 @@ int tls_keys_add_file(struct tls_keys *k, const char *path, char *err, size_t er
 		return -1;
 	}
 	struct tk_file f = { .path = xstrndup(path, strlen(path)) };
-	if (read_file(k, &f) != 0) {
+	if (read_file(k, &f, true) != 0) {
 		int e = errno;
 		pthread_mutex_unlock(&k->fmu);
 		if (err && errn)
@@ -493,6 +522,6 @@ void tls_keys_refresh(struct tls_keys *k)
 	pthread_mutex_lock(&k->fmu);
 	for (size_t i = 0; i < k->nfiles; i++)
 		if (!k->files[i].once)
-			(void)read_file(k, &k->files[i]); /* a file that vanished may come back */
+			(void)read_file(k, &k->files[i], false); /* a file that vanished may come back */
 	pthread_mutex_unlock(&k->fmu);
 }
