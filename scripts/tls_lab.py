@@ -329,7 +329,7 @@ def curl_version():
 
 def tcpdump_start(pcap, port, work):
     err = open(os.path.join(work, "tcpdump.err"), "w+")
-    p = subprocess.Popen(["tcpdump", "-i", "lo", "-s", "0", "-U", "--immediate-mode", "-n", "-w", pcap,
+    p = subprocess.Popen(["tcpdump", "-i", "lo", "-s", "0", "-B", "16384", "-U", "--immediate-mode", "-n", "-w", pcap,
                           "tcp port %d" % port], stdout=subprocess.DEVNULL, stderr=err)
     for _ in range(100):
         err.seek(0)
@@ -338,6 +338,22 @@ def tcpdump_start(pcap, port, work):
         time.sleep(0.05)
     p.kill()
     sys.exit("tls_lab: tcpdump did not start")
+
+
+def wait_for_end(pcap, timeout=15):
+    """tcpdump lags behind on a loaded machine: wait until the capture holds the
+    session's end (a FIN from both sides, or an RST) before stopping it"""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        time.sleep(0.3)
+        r = subprocess.run(["tcpdump", "-r", pcap, "-n", "tcp[tcpflags] & (tcp-fin|tcp-rst) != 0"],
+                           capture_output=True, text=True)
+        lines = [l.split() for l in r.stdout.splitlines()]
+        ends = {l[2] for l in lines if len(l) > 2}
+        if len(ends) >= 2 or any("[R" in " ".join(l) for l in lines):
+            time.sleep(0.3)
+            return
+    sys.exit("tls_lab: %s: the session's end never reached the capture" % pcap)
 
 
 def port_free(port):
@@ -352,8 +368,26 @@ def port_free(port):
         s.close()
 
 
+def capture_complete(pcap):
+    """no segment the capture missed (tcpdump drops packets on a loaded machine)"""
+    r = subprocess.run(["tshark", "-r", pcap, "-n", "-Y",
+                        "tcp.analysis.lost_segment or tcp.analysis.ack_lost_segment"],
+                       capture_output=True, text=True)
+    return r.returncode == 0 and not r.stdout.strip()
+
+
 def record(name, spec, out, port=None):
-    """Record one session: OUT/NAME.pcap, OUT/NAME.keys, OUT/NAME.meta.json."""
+    """Record one session: OUT/NAME.pcap, OUT/NAME.keys, OUT/NAME.meta.json.
+    A capture with a lost segment is recorded again (up to 5 times)."""
+    for attempt in range(5):
+        record_once(name, spec, out, port)
+        if capture_complete(os.path.join(out, name + ".pcap")):
+            return
+        print("tls_lab: %s: the capture lost a segment; again" % name, file=sys.stderr)
+    sys.exit("tls_lab: %s: no complete capture in 5 attempts" % name)
+
+
+def record_once(name, spec, out, port=None):
     port = port or DEFAULT_PORTS[spec["mode"]]
     if not port_free(port):
         sys.exit("tls_lab: port %d is in use" % port)
@@ -371,7 +405,7 @@ def record(name, spec, out, port=None):
                     python_client(spec, inp, port, keys)
                 else:
                     curl_client(spec, inp, port, keys, work)
-                time.sleep(0.5)
+                wait_for_end(pcap)
             finally:
                 td.send_signal(signal.SIGINT)
                 td.wait(10)
