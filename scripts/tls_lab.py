@@ -393,9 +393,9 @@ def record_once(name, spec, out, port=None):
         sys.exit("tls_lab: port %d is in use" % port)
     inp = inputs_for(name, spec)
     pcap, keys = os.path.join(out, name + ".pcap"), os.path.join(out, name + ".keys")
-    for f in (pcap, keys):
-        if os.path.exists(f):
-            os.unlink(f)
+    if os.path.exists(pcap):
+        os.unlink(pcap)
+    open(keys, "w").close()  # truncated, same file: a live reader of the key log keeps it
     with tempfile.TemporaryDirectory() as work:
         srv = start_server(spec, inp, port, work)
         try:

@@ -2,6 +2,7 @@
 """check.py — smtpscope against the tshark expectations of TLS lab captures.
 
     check.py [--smtpscope BIN] [--args "EXTRA ARGS"] EXPECT.json...
+    check.py --live JSON EXPECT.json...   the records of a live run, with keys
 
 For each NAME.expect.json (tests/tls/make_expect.py, format in tests/tls/README.md)
 it runs, next to the capture,
@@ -131,6 +132,31 @@ def check_keys(bin_, d, exp, extra):
     r, recs, bad = run(bin_, os.path.join(d, exp["capture"]), args)
     ok("%s: smtpscope exits 0 with valid JSON Lines" % tag, r.returncode == 0 and not bad,
        "exit %d, %d bad lines, stderr %s" % (r.returncode, bad, r.stderr.decode(errors="replace")[:200]))
+    check_keyed_records(tag, r.stdout, recs, exp)
+
+
+def check_live(path, exp):
+    """the records of a live run (smtpscope -i lo --tls-keylog ...) that belong to this session"""
+    tag = "%s (live -i lo, key log read while it grows)" % exp["capture"]
+    try:
+        raw = open(path, "rb").read()
+    except OSError as e:
+        ok("%s: the live JSON output exists" % tag, False, str(e))
+        return
+    recs = []
+    bad = 0
+    for line in raw.decode("utf-8", "surrogateescape").splitlines():
+        if line.strip():
+            try:
+                recs.append(json.loads(line))
+            except ValueError:
+                bad += 1
+    ok("%s: valid JSON Lines" % tag, raw and not bad, "%d bytes, %d bad lines" % (len(raw), bad))
+    mine = [r for r in recs if r.get("client") == exp["session"]["client"]]
+    check_keyed_records(tag, raw, mine, exp)
+
+
+def check_keyed_records(tag, out, recs, exp):
     s = one_session(tag, recs, exp)
     if s is None:
         return
@@ -165,7 +191,7 @@ def check_keys(bin_, d, exp, extra):
            "got %s" % ids)
     ids = [f.get("id") for f in s.get("findings") or []]
     ok("%s: no session cleartext_auth finding" % tag, "cleartext_auth" not in ids, "got %s" % ids)
-    secrets_absent(tag, r.stdout, exp)
+    secrets_absent(tag, out, exp)
 
 
 def check_wrong(bin_, d, exp, w, extra):
@@ -192,10 +218,14 @@ def main():
     bin_ = os.environ.get("SMTPSCOPE", "./smtpscope")
     extra = []
     files = []
+    live = None
     i = 0
     while i < len(a):
         if a[i] == "--smtpscope":
             bin_ = a[i + 1]
+            i += 1
+        elif a[i] == "--live":
+            live = a[i + 1]
             i += 1
         elif a[i] == "--args":
             extra = shlex.split(a[i + 1])
@@ -206,6 +236,9 @@ def main():
     for f in files:
         exp = json.load(open(f))
         d = os.path.dirname(os.path.abspath(f))
+        if live:
+            check_live(live, exp)
+            continue
         if not exp["secrets_in_capture"]:
             check_nokeys(bin_, d, exp, extra)
         check_keys(bin_, d, exp, extra)

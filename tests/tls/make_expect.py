@@ -429,7 +429,13 @@ def main():
         },
     }
     exp["tls"].update(cert_facts(plain_t, meta))
-    if not plain_t["certs"]:
+    if dsb and exp["tls"]["tls_version"] == "TLS 1.3":
+        # tshark saw the TLS 1.3 certificate through the pcapng's secrets
+        for k in ("tls_chain_len", "tls_server_cert"):
+            exp["tls"].pop(k, None)
+        exp["cert_in_clear"] = False
+        exp["tls_decrypted_only"] = cert_facts(keyed_t, meta)
+    elif not plain_t["certs"]:
         # TLS 1.3: the certificate is encrypted; tshark sees it with the keys
         exp["tls_decrypted_only"] = cert_facts(keyed_t, meta)
     if exp["tls"].get("tls_sni") != meta.get("sni"):
