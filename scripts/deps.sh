@@ -2,10 +2,10 @@
 # Install the build and test dependencies that are missing (Debian/Ubuntu).
 # As root: apt-get installs them. Otherwise: prints the exact command to run.
 # Build: gcc make pkg-config libpcap-dev libncurses-dev libpsl-dev libssl-dev
-# Test:  tshark tcpdump python3 tmux swaks python3-aiosmtpd clang libclang-rt-14-dev
+# Test:  tshark tcpdump python3 tmux swaks python3-aiosmtpd openssl (the CLI: tests/tls/make_expect.py) clang libclang-rt-14-dev
 #        (libFuzzer and the sanitizer runtimes) valgrind time gzip tcpreplay iproute2
 set -u
-PKGS="gcc make pkg-config libpcap-dev libncurses-dev libpsl-dev libssl-dev python3 tshark tcpdump tmux swaks python3-aiosmtpd clang libclang-rt-14-dev valgrind time gzip tcpreplay iproute2"
+PKGS="gcc make pkg-config libpcap-dev libncurses-dev libpsl-dev libssl-dev python3 tshark tcpdump tmux swaks python3-aiosmtpd openssl clang libclang-rt-14-dev valgrind time gzip tcpreplay iproute2"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -935,6 +935,8 @@ static void hs_feed(struct tls_conn *c, int dir, const uint8_t *p, size_t n)
 				d->hs_hdr_n = 0;
 				continue;
 			}
+			if (!n)
+				break;
 		}
 		uint32_t want = d->hs_len - d->hs_got;
 		size_t k = n < want ? n : want;
