@@ -501,6 +501,8 @@ static void app_close(struct analyzer *a, struct flow_app *app, const struct flo
 		if (app->probe)
 			probe_free(app->probe);
 		if (app->smtp) {
+			if (app->tls) /* the TLS layer's anomalies are the session's too */
+				anom_merge(&app->smtp->anoms, &tls_conn_info(app->tls)->anoms);
 			smtp_session_close(app->smtp, ts);
 			smtp_session_free(app->smtp);
 		}
