@@ -78,6 +78,9 @@ struct ui_session {
 	uint64_t last_ts_us;          /* latest event */
 	bool closed;                  /* EV_SESSION_END seen */
 	bool tls;                     /* STARTTLS accepted */
+	bool tls_decrypted;           /* the SMTP inside TLS was decrypted (key log) */
+	char *tls_desc;               /* escaped TLS facts: "TLS 1.3 TLS_AES_128_GCM_SHA256 x25519
+	                                 sni=... ja4=... cert=..." (owned, "" until known) */
 	const char *state;            /* "greeting", "EHLO", "AUTH", "MAIL", "DATA", "TLS", "closed" */
 	char client[64];              /* "192.0.2.1:40000" */
 	char server[64];              /* "198.51.100.2:25" */

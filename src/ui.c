@@ -932,8 +932,14 @@ static void build_detail(struct ui *u, const struct ui_session *s)
 	d = dl_new(u);
 	dl_seg(u, d, A_NORMAL, "HELO: ", 6);
 	dl_seg(u, d, A_BOLD, s->helo[0] ? s->helo : "-", strlen(s->helo[0] ? s->helo : "-"));
-	snprintf(t, sizeof t, "   TLS: %s   AUTH: %s", s->tls ? "yes" : "no", s->auth_desc[0] ? s->auth_desc : "none");
+	snprintf(t, sizeof t, "   TLS: %s   AUTH: %s", s->tls ? (s->tls_decrypted ? "yes (decrypted)" : "yes") : "no",
+	         s->auth_desc[0] ? s->auth_desc : "none");
 	dl_seg(u, d, A_NORMAL, t, strlen(t));
+	if (s->tls_desc[0]) {
+		d = dl_new(u);
+		dl_seg(u, d, A_NORMAL, "TLS: ", 5);
+		dl_seg(u, d, A_BOLD, s->tls_desc, strlen(s->tls_desc));
+	}
 	snprintf(t, sizeof t, "Transactions: %" PRIu64 "   messages: %" PRIu64 "   latest MAIL FROM: <%s>  RCPT: %s%s",
 	         s->n_txns, s->n_msgs, s->mail_from, s->rcpt[0] ? s->rcpt : "-", s->n_rcpt > 1 ? " (+more)" : "");
 	dl_text(u, A_NORMAL, t);

@@ -12,6 +12,7 @@
 #include "flow.h"
 #include "imf.h"
 #include "netaddr.h"
+#include "out_tls.h"
 #include "sbuf.h"
 #include "smtp.h"
 
@@ -112,6 +113,7 @@ static void sess_free(struct ui_session *s)
 	free(s->rcpt);
 	free(s->subject);
 	free(s->last_reply);
+	free(s->tls_desc);
 	for (size_t i = 0; i < s->nlines; i++)
 		free(s->lines[i].text);
 	free(s->lines);
@@ -174,6 +176,7 @@ static struct ui_session *sess_new(struct ui_model *m, const struct event *ev)
 	s->rcpt = xstrndup("", 0);
 	s->subject = xstrndup("", 0);
 	s->last_reply = xstrndup("", 0);
+	s->tls_desc = xstrndup("", 0);
 	size_t h = hslot(s->id);
 	s->hnext = m->hash[h];
 	m->hash[h] = s;
@@ -332,6 +335,21 @@ static void update_auth(struct ui_model *m, struct ui_session *s, const struct s
 	s->auth_desc = xstrndup(sbuf_str(t), t->len);
 }
 
+/* What the TLS layer saw so far (the handshake completes between events). */
+static void update_tls(struct ui_model *m, struct ui_session *s, const struct smtp_session *ss)
+{
+	if (!ss || !ss->tls)
+		return;
+	s->tls = true;
+	s->tls_decrypted = ss->tls_inner;
+	if (!ss->tls_info)
+		return;
+	struct sbuf l = SBUF_INIT;
+	out_tls_line(&l, ss->tls_info);
+	set_field(m, &s->tls_desc, l.buf, l.len);
+	sbuf_free(&l);
+}
+
 static void on_client(struct ui_model *m, struct ui_session *s, const struct event *ev)
 {
 	const struct smtp_line *l = ev->line;
@@ -346,7 +364,12 @@ static void on_client(struct ui_model *m, struct ui_session *s, const struct eve
 		sbuf_addf(&text, "(%" PRIu64 " bytes sent before the STARTTLS reply, discarded)", l->msg_bytes);
 		break;
 	case SMTP_LINE_TLS:
-		sbuf_adds(&text, "(TLS handshake: encrypted from here)");
+		update_tls(m, s, ev->sess);
+		sbuf_adds(&text, s->tls_decrypted ? "(TLS decrypted from here: ": "(TLS handshake: encrypted from here)");
+		if (s->tls_decrypted) {
+			sbuf_adds(&text, s->tls_desc);
+			sbuf_addc(&text, ')');
+		}
 		s->state = "TLS";
 		s->tls = true;
 		break;
@@ -449,6 +472,8 @@ static void on_reply(struct ui_model *m, struct ui_session *s, const struct even
 	if (ev->sess && ev->sess->tls) {
 		s->tls = true;
 		s->state = "TLS";
+		if (ev->sess->tls_inner && !s->tls_desc[0])
+			update_tls(m, s, ev->sess);
 	}
 }
 
@@ -628,6 +653,7 @@ static void model_emit(struct sink *sk, const struct event *ev)
 		s->end_ts_us = ev->ts_us;
 		if (ev->sess) {
 			update_auth(m, s, ev->sess);
+			update_tls(m, s, ev->sess);
 			add_findings(m, s, ev, ev->sess->findings, ev->sess->n_findings, 0);
 		}
 		break;
