@@ -270,7 +270,7 @@ static void client_line(struct out_text *t, const struct event *ev)
 		return;
 	case SMTP_LINE_MESSAGE:
 		prefix(t, ev, true);
-		sbuf_addf(&t->buf, "C> (message: %" PRIu64 " bytes, %" PRIu64 " lines)", l->msg_bytes,
+		sbuf_addf(&t->buf, "%s (message: %" PRIu64 " bytes, %" PRIu64 " lines)", inner(ev) ? "C>>" : "C>", l->msg_bytes,
 		          l->msg_lines);
 		label(t, l->label, NULL, 0, false);
 		break;

@@ -113,4 +113,15 @@ if [ -f $L/py_starttls_tls12_aes128gcm.pcap ]; then
 		check "UI detail: the TLS facts" grep -q 'TLS: TLS 1.2 TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 sni=wrong.lab.test' "$TMP/ui"
 	fi
 fi
+# docs: every anomaly of the TLS layer and of the SMTP dissector, every TLS finding
+for n in $(sed -n 's/^ANOM([A-Z0-9_]*, "\([a-z0-9_]*\)".*/\1/p' src/anom_tls.def src/anom_smtp.def); do
+	grep -q "\`$n\`" docs/schema.md || fail "docs/schema.md documents anomaly $n"
+done
+ok "docs/schema.md names every anomaly of src/anom_tls.def and src/anom_smtp.def"
+for id in tls_old_version tls_weak_cipher tls_cert_expired tls_cert_not_yet_valid tls_cert_self_signed \
+	tls_sni_mismatch starttls_stripped starttls_no_handshake starttls_injection; do
+	grep -q "$id" docs/findings.md || fail "docs/findings.md documents $id"
+	grep -q "\"$id\"" src/verdict.c || fail "src/verdict.c raises $id"
+done
+ok "docs/findings.md documents every TLS finding"
 finish
