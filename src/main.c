@@ -612,6 +612,7 @@ int main(int argc, char **argv)
 		}
 	} else if (source_live(src)) {
 		int fd = source_fd(src);
+		uint64_t keys_read_us = 0;
 		while (!stop_requested) {
 			struct pollfd pfd = { fd, POLLIN, 0 };
 			int pr = fd >= 0 ? poll(&pfd, 1, 200) : 0;
@@ -621,8 +622,10 @@ int main(int argc, char **argv)
 				break;
 			analyzer_tick(an, now_us());
 			analyzer_flush(an);
-			if (keys) /* clients append to their key logs as they connect */
+			if (keys && now_us() - keys_read_us >= 100000) { /* clients append to their key logs */
+				keys_read_us = now_us();
 				tls_keys_refresh(keys);
+			}
 		}
 	} else {
 		while (!stop_requested && source_feed(src, an, BATCH) != SOURCE_EOF)

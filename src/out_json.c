@@ -501,6 +501,8 @@ static void emit_client(struct out_json *j, const struct event *ev)
 		break;
 	case SMTP_LINE_TLS:
 		head(j, "tls", ev, ev->ts_us);
+		if (ev->sess && ev->sess->tls_inner) /* the second one: decrypted from here */
+			kv_bool(b, "decrypted", true);
 		line_end(j);
 		break;
 	case SMTP_LINE_BODY:
