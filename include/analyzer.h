@@ -32,6 +32,9 @@ struct analyzer_opts {
 	const struct tls_keys *tls_keys; /* --tls-keylog / pcapng secrets, or NULL; borrowed, loaded
 	                                  on the main thread, read by the worker (lookups are
 	                                  thread-safe) */
+	struct tls_keys *tls_keys_live; /* -i: the same store, re-read (tls_keys_refresh) when a
+	                                  session's secrets are missing; its first TLS bytes are
+	                                  kept (TLS_REPLAY_MAX) and replayed once they appear */
 	const uint16_t *tls_ports;     /* --tls-ports: server ports where TLS starts at the first byte */
 	size_t      n_tls_ports;
 };

@@ -16,16 +16,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "msgwire.h"
 #include "sbuf.h"
 #include "smtp.h"
 #include "tls.h"
+#include "tls_crypt.h"
 #include "worker.h"
 
 #define DUMP_FLUSH_AT (64u << 10) /* buffered stream bytes per direction before a write */
 #define PROBE_MAX     4096        /* bytes held while deciding whether a flow speaks SMTP */
+#define TLS_REPLAY_MAX (128u << 10) /* -i: TLS bytes kept per flow until its secrets are read */
+#define TLS_REREAD_US 10000       /* -i: the key logs re-read at most this often on a miss */
 
 /* --any-port: a flow on a port not configured as SMTP is probed by content
  * before the dissector sees it. Chunks are logged in arrival order (both
@@ -67,6 +71,8 @@ struct flow_app {
 	struct socks_skip sk[2];   /* its parsers, per direction */
 	struct smtp_session *smtp; /* NULL when not dissecting */
 	struct tls_conn *tls;      /* once the session turned TLS (its bytes from there on) */
+	struct sbuf tls_log;       /* -i: its TLS bytes so far (dir, length, ts, bytes), for a replay */
+	bool tls_log_off;          /* not kept (keys found, over TLS_REPLAY_MAX, a gap, not live) */
 	struct analyzer *an;       /* for the TLS hand-off (keys) */
 	struct dump *dump;         /* NULL without --dump-streams */
 };
@@ -80,6 +86,7 @@ struct analyzer {
 	struct msgwire *msg;        /* header parsing + verdicts for messages */
 	struct analyzer_stats st;
 	uint64_t last_expire_us;    /* packet time of the last expiry pass */
+	uint64_t keys_reread_us;    /* -i: monotonic time the worker last re-read the key logs */
 	int dump_dirfd;             /* --dump-streams directory */
 	FILE *dump_index;           /* DIR/index.tsv */
 	int statm_fd;               /* /proc/self/statm (-1 not opened yet, -2 unavailable) */
@@ -295,20 +302,105 @@ static void app_tls_plain_gap(void *user, int dir, uint64_t len, uint64_t ts)
 		smtp_session_tls_gap(app->smtp, dir, len, ts);
 }
 
+static void app_tls_conn(struct flow_app *app)
+{
+	struct tls_callbacks cb = { app_tls_plain, app_tls_plain_gap, app };
+	app->tls = tls_conn_new(app->an->o.tls_keys, &cb);
+	app->smtp->tls_info = tls_conn_info(app->tls);
+}
+
+static void tls_log_drop(struct flow_app *app)
+{
+	sbuf_free(&app->tls_log);
+	app->tls_log_off = true;
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
+/* Live capture: a client writes its secrets to the key log when it derives
+ * them, which is about when the capture shows the ServerHello, so the TLS
+ * layer's lookup there often misses. Until the secrets are found, the
+ * flow's TLS bytes are kept; the key logs are re-read on each new chunk (at
+ * most every TLS_REREAD_US); once every secret the version needs is there,
+ * a fresh tls_conn is fed the kept bytes. No plaintext can have reached the
+ * session before (no keys), so nothing is said twice. */
+static void tls_retry(struct analyzer *a, struct flow_app *app)
+{
+	const struct tls_info *ti = tls_conn_info(app->tls);
+	if (ti->keys == TLS_KEYS_OK || ti->keys == TLS_KEYS_FAILED || ti->keys == TLS_KEYS_UNSUPPORTED ||
+	    ti->decrypted) {
+		tls_log_drop(app);
+		return;
+	}
+	if (ti->keys != TLS_KEYS_MISSING)
+		return; /* not yet at the point where keys are looked up */
+	uint64_t now = mono_us();
+	if (now - a->keys_reread_us >= TLS_REREAD_US) {
+		a->keys_reread_us = now;
+		tls_keys_refresh(a->o.tls_keys_live);
+	}
+	static const enum tls_secret_kind k13[] = { TLS_SECRET_CLIENT_HS, TLS_SECRET_SERVER_HS,
+		                                    TLS_SECRET_CLIENT_AP0, TLS_SECRET_SERVER_AP0 };
+	static const enum tls_secret_kind k12[] = { TLS_SECRET_MASTER };
+	const enum tls_secret_kind *k = ti->version == 0x0304 ? k13 : k12;
+	size_t nk = ti->version == 0x0304 ? 4 : 1;
+	struct tls_secret sec;
+	for (size_t i = 0; i < nk; i++)
+		if (!tls_keys_lookup(a->o.tls_keys, ti->client.random, k[i], &sec))
+			return;
+	struct tls_conn *old = app->tls;
+	struct sbuf log = app->tls_log;
+	memset(&app->tls_log, 0, sizeof app->tls_log);
+	app->tls_log_off = true;
+	app_tls_conn(app);
+	for (size_t off = 0; off + 13 <= log.len;) {
+		const uint8_t *h = (const uint8_t *)log.buf + off;
+		uint32_t n;
+		uint64_t ts;
+		memcpy(&n, h + 1, 4);
+		memcpy(&ts, h + 5, 8);
+		tls_conn_data(app->tls, h[0], h + 13, n, ts);
+		off += 13 + n;
+	}
+	sbuf_free(&log);
+	tls_conn_free(old);
+}
+
 static void app_tls_data(void *user, int dir, const uint8_t *p, size_t n, uint64_t ts)
 {
 	struct flow_app *app = user;
+	struct analyzer *a = app->an;
 	if (!app->tls) {
-		struct tls_callbacks cb = { app_tls_plain, app_tls_plain_gap, app };
-		app->tls = tls_conn_new(app->an->o.tls_keys, &cb);
-		app->smtp->tls_info = tls_conn_info(app->tls);
+		app_tls_conn(app);
+		app->tls_log_off = !a->o.tls_keys_live;
+	}
+	if (!app->tls_log_off) {
+		if (app->tls_log.len + 13 + n > TLS_REPLAY_MAX) {
+			tls_log_drop(app);
+		} else {
+			uint8_t h[13];
+			uint32_t n32 = (uint32_t)n;
+			h[0] = (uint8_t)dir;
+			memcpy(h + 1, &n32, 4);
+			memcpy(h + 5, &ts, 8);
+			sbuf_add(&app->tls_log, h, sizeof h);
+			sbuf_add(&app->tls_log, p, n);
+		}
 	}
 	tls_conn_data(app->tls, dir, p, n, ts);
+	if (!app->tls_log_off)
+		tls_retry(a, app);
 }
 
 static void app_tls_gap(void *user, int dir, uint64_t len, uint64_t ts)
 {
 	struct flow_app *app = user;
+	tls_log_drop(app); /* a replay would not have these bytes either */
 	if (app->tls)
 		tls_conn_gap(app->tls, dir, len, ts);
 }
@@ -507,6 +599,7 @@ static void app_close(struct analyzer *a, struct flow_app *app, const struct flo
 			smtp_session_free(app->smtp);
 		}
 		tls_conn_free(app->tls); /* after the session: its records read tls_info */
+		sbuf_free(&app->tls_log);
 		if (app->dump)
 			dump_close(a, fi, app->dump);
 	} else if (a->o.dump_dir) {

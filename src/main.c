@@ -569,6 +569,7 @@ int main(int argc, char **argv)
 	ao.extract = ex;
 	ao.flow.all_ports = any_port;
 	ao.tls_keys = keys;
+	ao.tls_keys_live = iface ? keys : NULL;
 	ao.tls_ports = tls_ports;
 	ao.n_tls_ports = ntls_ports;
 	/* a port given to --tls-ports is watched even when --ports omits it */
