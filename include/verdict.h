@@ -85,6 +85,10 @@ struct verdict_tls {
  * label, and never in the last two labels ("*.com", "*.co" do not match). */
 bool verdict_tls_name_match(const char *host, const char *pattern);
 
+/* The CN of a certificate subject in RFC 4514/2253 text ("CN=mx.example,O=X")
+ * into buf[0..len), "" if none (attributes split at unescaped ',' or '+'). */
+void verdict_subject_cn(const char *subject, char *buf, size_t len);
+
 /* Session-scoped rules (cleartext_auth when no transaction carries it, the
  * TLS and STARTTLS rules); as verdict_run(). */
 size_t verdict_session_run(const struct verdict_session_input *in, struct finding *out, size_t max);

@@ -12,7 +12,6 @@
 #include "extract.h"
 #include "imf.h"
 #include "sbuf.h"
-#include "out_tls.h"
 #include "tls.h"
 #include "verdict.h"
 
@@ -205,7 +204,7 @@ static void mw_session_end(void *user, struct smtp_session *s)
 		if (leaf) {
 			hs.cert_seen = true;
 			hs.cert_subject = leaf->subject;
-			out_tls_cert_cn(leaf, cn, sizeof cn);
+			verdict_subject_cn(leaf->subject, cn, sizeof cn);
 			hs.cert_cn = cn[0] ? cn : NULL;
 			for (unsigned i = 0; i < leaf->n_san && i < TLS_SAN_MAX; i++)
 				dns[i] = leaf->san_dns[i];

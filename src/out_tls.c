@@ -9,6 +9,7 @@
 
 #include "esc.h"
 #include "tls.h"
+#include "verdict.h"
 
 const char *out_tls_keys_str(int keys)
 {
@@ -39,28 +40,7 @@ void out_tls_time(char buf[24], int64_t t)
 
 void out_tls_cert_cn(const struct tls_cert *c, char *buf, size_t len)
 {
-	/* RFC 4514/2253 text: attributes separated by unescaped ',' or '+' */
-	const char *s = c->subject;
-	buf[0] = '\0';
-	for (size_t i = 0; s[i];) {
-		if ((s[i] == 'C' || s[i] == 'c') && (s[i + 1] == 'N' || s[i + 1] == 'n') && s[i + 2] == '=') {
-			size_t o = 0;
-			for (i += 3; s[i] && s[i] != ',' && s[i] != '+'; i++) {
-				if (s[i] == '\\' && s[i + 1])
-					i++;
-				if (o + 1 < len)
-					buf[o++] = s[i];
-			}
-			buf[o] = '\0';
-			return;
-		}
-		/* to the next attribute */
-		for (; s[i] && s[i] != ',' && s[i] != '+'; i++)
-			if (s[i] == '\\' && s[i + 1])
-				i++;
-		if (s[i])
-			i++;
-	}
+	verdict_subject_cn(c->subject, buf, len);
 }
 
 static bool is_grease(uint16_t v) { return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff); }

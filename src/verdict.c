@@ -583,6 +583,31 @@ static bool ci_eq_n(const char *a, const char *b, size_t n)
 	return true;
 }
 
+void verdict_subject_cn(const char *s, char *buf, size_t len)
+{
+	if (!len)
+		return;
+	buf[0] = '\0';
+	for (size_t i = 0; s && s[i];) {
+		if ((s[i] == 'C' || s[i] == 'c') && (s[i + 1] == 'N' || s[i + 1] == 'n') && s[i + 2] == '=') {
+			size_t o = 0;
+			for (i += 3; s[i] && s[i] != ',' && s[i] != '+'; i++) {
+				if (s[i] == '\\' && s[i + 1])
+					i++;
+				if (o + 1 < len)
+					buf[o++] = s[i];
+			}
+			buf[o] = '\0';
+			return;
+		}
+		for (; s[i] && s[i] != ',' && s[i] != '+'; i++) /* to the next attribute */
+			if (s[i] == '\\' && s[i + 1])
+				i++;
+		if (s[i])
+			i++;
+	}
+}
+
 bool verdict_tls_name_match(const char *host, const char *pattern)
 {
 	if (!host || !pattern)
