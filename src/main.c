@@ -59,7 +59,7 @@ static void usage(FILE *f)
 	      "Watch SMTP sessions: commands, replies, AUTH, envelope vs From: header.\n"
 	      "\n"
 	      "input:\n"
-	      "  -r FILE...            read pcap/pcapng files ('-' = stdin, .gz decompressed),\n"
+	      "  -r FILE...            read pcap/pcapng files ('-' = stdin; gzip'd ones too),\n"
 	      "                        merged by timestamp as one capture\n"
 	      "  --separate            analyse each -r file on its own\n"
 	      "  -i IFACE              capture live on an interface\n"
