@@ -533,15 +533,13 @@ static void bpf_add(struct opts *o, const char *w)
 	sbuf_adds(&o->bpf, w);
 }
 
-/* Parse argv into o. Options and the words of the BPF expression may come in
- * any order, as with tcpdump on glibc: a word starting with '-' is an option
- * (after "--", every word is the expression's). Errors are one line on
- * stderr and exit with EXIT_USAGE. */
-static void parse_args(int argc, char **argv, struct opts *o)
+/* getopt_long's tables from optdefs[]: a long-only option's value is
+ * OPT_VAL_BASE + its row. */
+static void getopt_tables(struct option *longopts, char *shortopts)
 {
-	struct option longopts[N_OPTDEFS + 1];
-	char shortopts[3 + 3 * N_OPTDEFS] = "+:"; /* '+': words are ours (BPF); ':': missing argument */
-	size_t sl = 2;
+	size_t sl = 0;
+	shortopts[sl++] = '+'; /* stop at a word: it is the expression's (parse_args goes on) */
+	shortopts[sl++] = ':'; /* a missing argument is ':', not '?' */
 	for (size_t i = 0; i < N_OPTDEFS; i++) {
 		const struct optdef *d = &optdefs[i];
 		int val = d->short_name ? d->short_name : OPT_VAL_BASE + (int)i;
@@ -554,7 +552,44 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	}
 	longopts[N_OPTDEFS] = (struct option){ NULL, 0, NULL, 0 };
 	shortopts[sl] = '\0';
+}
 
+/* One option getopt_long returned (optarg its argument): refuse an option
+ * word taken as its argument and a second one where one is allowed, note how
+ * it was written, set it. */
+static void take_option(struct opts *o, struct seen *sn, const struct optdef *d, bool as_short, char **argv)
+{
+	size_t idx = (size_t)(d - optdefs);
+	/* an argument of its own word (not -rFILE or --opt=ARG) */
+	bool separate_word = optarg && optind >= 2 && optarg == argv[optind - 1];
+	if (separate_word && d->arg == required_argument && optarg[0] == '-' && optarg[1]) {
+		char name[64];
+		spell(name, sizeof name, d, as_short, NULL, false);
+		fprintf(stderr, "smtpscope: %s needs an argument (%s), and '%.60s' is an option (see smtpscope --help)\n",
+		        name, d->what, optarg);
+		exit(EXIT_USAGE);
+	}
+	char as[sizeof sn->as[0]];
+	spell(as, sizeof as, d, as_short, optarg, !separate_word);
+	if (sn->as[idx][0] && !(d->flags & OPTF_REPEAT) && d->arg != no_argument) {
+		char why[64];
+		snprintf(why, sizeof why, "--%s may be given only once", d->name);
+		die_pair(sn->as[idx], as, "and", why);
+	}
+	if (!sn->as[idx][0])
+		memcpy(sn->as[idx], as, sizeof as);
+	apply(o, d, optarg);
+}
+
+/* Parse argv into o. Options and the words of the BPF expression may come in
+ * any order, as with tcpdump on glibc: a word starting with '-' is an option
+ * (after "--", every word is the expression's). Errors are one line on
+ * stderr and exit with EXIT_USAGE. */
+static void parse_args(int argc, char **argv, struct opts *o)
+{
+	struct option longopts[N_OPTDEFS + 1];
+	char shortopts[3 + 3 * N_OPTDEFS];
+	getopt_tables(longopts, shortopts);
 	static struct seen sn; /* static: large, and read once */
 	memset(&sn, 0, sizeof sn);
 	opterr = 0;
@@ -572,16 +607,14 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			bpf_add(o, argv[optind++]); /* a word of the expression; options may follow */
 			continue;
 		}
-		if (c == ':') {
-			const struct optdef *d = optdef_by_val(optopt);
+		const struct optdef *d = c == '?' ? NULL : optdef_by_val(c == ':' ? optopt : c);
+		if (c == ':' && d) {
 			char name[64];
-			if (!d)
-				die_usage("unknown or incomplete option '%s'", argv[optind - 1]);
 			spell(name, sizeof name, d, strncmp(argv[optind - 1], "--", 2) != 0, NULL, false);
 			fprintf(stderr, "smtpscope: %s needs an argument (%s) (see smtpscope --help)\n", name, d->what);
 			exit(EXIT_USAGE);
 		}
-		if (c == '?') {
+		if (!d) {
 			if (optopt && optopt < 256 && !optdef_by_val(optopt))
 				fprintf(stderr, "smtpscope: unknown or incomplete option '-%c' (see smtpscope --help)\n", optopt);
 			else
@@ -589,30 +622,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 				        argv[optind - 1]);
 			exit(EXIT_USAGE);
 		}
-		const struct optdef *d = optdef_by_val(c);
-		if (!d)
-			die_usage("internal error: option value %s", "?");
-		size_t idx = (size_t)(d - optdefs);
-		bool as_short = li < 0;
-		/* an argument of its own word (not -rFILE or --opt=ARG) */
-		bool separate_word = optarg && optind >= 2 && optarg == argv[optind - 1];
-		if (separate_word && d->arg == required_argument && optarg[0] == '-' && optarg[1]) {
-			char name[64];
-			spell(name, sizeof name, d, as_short, NULL, false);
-			fprintf(stderr, "smtpscope: %s needs an argument (%s), and '%.60s' is an option (see smtpscope --help)\n",
-			        name, d->what, optarg);
-			exit(EXIT_USAGE);
-		}
-		char as[80];
-		spell(as, sizeof as, d, as_short, optarg, !separate_word);
-		if (sn.as[idx][0] && !(d->flags & OPTF_REPEAT) && d->arg != no_argument) {
-			char why[64];
-			snprintf(why, sizeof why, "--%s may be given only once", d->name);
-			die_pair(sn.as[idx], as, "and", why);
-		}
-		if (!sn.as[idx][0])
-			memcpy(sn.as[idx], as, sizeof as);
-		apply(o, d, optarg);
+		take_option(o, &sn, d, li < 0, argv);
 		if (o->help || o->version)
 			return; /* at once, as before: the rest is not looked at */
 		if (d->short_name == 'r') {
