@@ -96,7 +96,8 @@ static size_t iconv_into(iconv_t cd, struct sbuf *out, char **ip, size_t *il)
  * sequence if one more byte makes it convert or still incomplete; the probe
  * bytes complete GB18030 and EUC-TW four-byte forms, UTF-16 surrogate pairs
  * and UTF-32. At most four conversions of a few bytes, at the end of an
- * input only. Leaves cd in its initial state. */
+ * input only. Leaves cd in its initial state (a stateful charset, ISO-2022,
+ * then reads a bad end from its initial state: garbage either way). */
 static bool valid_prefix(iconv_t cd, const uint8_t *t, size_t n)
 {
 	static const uint8_t probe[] = { 0x30, 0xa1, 0xdc, 0x00 };
@@ -127,10 +128,11 @@ void codec_iconv_utf8(iconv_t cd, struct sbuf *out, const void *in, size_t n)
 	while (il) {
 		if (iconv_into(cd, out, &ip, &il) != (size_t)-1)
 			continue;
-		if (errno == E2BIG)
+		int err = errno;
+		if (err == E2BIG)
 			continue;
 		sbuf_add(out, UTF8_REPLACEMENT, 3);
-		if (errno == EINVAL && (il == 1 || valid_prefix(cd, (const uint8_t *)ip, il))) {
+		if (err == EINVAL && (il == 1 || valid_prefix(cd, (const uint8_t *)ip, il))) {
 			/* what is left is the start of a sequence the input ends in:
 			 * the whole of it is one replacement character */
 			iconv(cd, NULL, NULL, NULL, NULL);
