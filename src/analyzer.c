@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ascii.h"
 #include "msgwire.h"
 #include "sbuf.h"
 #include "smtp.h"
@@ -164,10 +165,7 @@ static int prefix_state(const uint8_t *p, size_t n, const char *want)
 {
 	size_t w = strlen(want);
 	for (size_t i = 0; i < n && i < w; i++) {
-		uint8_t c = p[i];
-		if (c >= 'a' && c <= 'z')
-			c = (uint8_t)(c - 32);
-		if (c != (uint8_t)want[i])
+		if (ascii_upper(p[i]) != (unsigned char)want[i])
 			return -1; /* no */
 	}
 	return n >= w ? 1 : 0; /* yes / not enough bytes yet */

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ascii.h"
 #include "esc.h"
 
 enum imf_state { ST_HEADERS, ST_HEADERS_SKIP, ST_BODY, ST_DONE };
@@ -93,23 +94,6 @@ static void imf_anom(struct imf_parser *p, enum anom_id id)
 		anom_raise(&p->h.anoms, id);
 }
 
-static int ascii_lower(int c)
-{
-	return (c >= 'A' && c <= 'Z') ? c + 32 : c;
-}
-
-/* Case-insensitive compare of s[0..n) with the NUL-terminated lowercase lit. */
-static int name_is(const char *s, size_t n, const char *lit)
-{
-	size_t k = strlen(lit);
-	if (n != k)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (ascii_lower((unsigned char)s[i]) != lit[i])
-			return 0;
-	return 1;
-}
-
 static int is_wsp(int c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -175,7 +159,7 @@ static void param_acc_add(struct param_acc *a, const char *base, const char *att
 			  const char *val, size_t vlen)
 {
 	size_t bl = strlen(base);
-	if (alen < bl || !name_is(attr, bl, base))
+	if (alen < bl || !ascii_eq_ci(attr, bl, base))
 		return;
 	const char *r = attr + bl;
 	size_t rl = alen - bl;
@@ -213,14 +197,6 @@ static void param_acc_add(struct param_acc *a, const char *base, const char *att
 	sbuf_add(&a->sec[sec], val, vlen);
 	a->sec_set[sec] = (unsigned char)(ext ? 2 : 1);
 	a->have_sec = 1;
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
 }
 
 /* The parameter value as UTF-8 (malloc'd) or NULL. RFC 2231 sections are
@@ -346,7 +322,7 @@ static void mime_field_parse(const char *v, size_t n, char *first, size_t fsize,
 			sbuf_add(&val, t, tl);
 		}
 		const char *vs = val.buf ? val.buf : "";
-		if (boundary && name_is(v + a0, alen, "boundary") && !*blen && val.len &&
+		if (boundary && ascii_eq_ci(v + a0, alen, "boundary") && !*blen && val.len &&
 		    val.len <= IMF_BOUNDARY_MAX) {
 			memcpy(boundary, vs, val.len);
 			boundary[val.len] = '\0';
@@ -370,14 +346,14 @@ static void part_clear(struct part_info *pt)
 static void part_field(struct imf_parser *p, const char *name, size_t nl, const char *v, size_t vn)
 {
 	struct part_info *pt = &p->part;
-	if (name_is(name, nl, "content-type") && !pt->seen_ctype) {
+	if (ascii_eq_ci(name, nl, "content-type") && !pt->seen_ctype) {
 		struct param_acc acc;
 		memset(&acc, 0, sizeof acc);
 		pt->seen_ctype = 1;
 		mime_field_parse(v, vn, pt->ctype, sizeof pt->ctype, pt->boundary, &pt->blen, "name", &acc);
 		pt->name_ct = param_acc_value(p, &acc);
 		param_acc_free(&acc);
-	} else if (name_is(name, nl, "content-disposition") && !pt->seen_cdisp) {
+	} else if (ascii_eq_ci(name, nl, "content-disposition") && !pt->seen_cdisp) {
 		struct param_acc acc;
 		char disp[32];
 		memset(&acc, 0, sizeof acc);
@@ -514,7 +490,7 @@ static void dkim_field(struct imf_parser *p, const char *v, size_t n)
 			continue;
 		size_t nl;
 		const char *tn = trim(t, (size_t)(eq - t), &nl);
-		if (!name_is(tn, nl, "d"))
+		if (!ascii_eq_ci(tn, nl, "d"))
 			continue;
 		char d[256];
 		size_t k = 0;
@@ -567,20 +543,20 @@ static void top_field(struct imf_parser *p, const char *name, size_t nl, const c
 			break;
 		}
 	}
-	if (name_is(name, nl, "from")) {
+	if (ascii_eq_ci(name, nl, "from")) {
 		h->from_fields++;
 		if (h->from_fields > 1)
 			imf_anom(p, ANOM_IMF_DUPLICATE_FIELD);
 		addr_field(p, 0, &h->from, v, n);
-	} else if (name_is(name, nl, "sender")) {
+	} else if (ascii_eq_ci(name, nl, "sender")) {
 		addr_field(p, SEEN_SENDER, &h->sender, v, n);
-	} else if (name_is(name, nl, "reply-to")) {
+	} else if (ascii_eq_ci(name, nl, "reply-to")) {
 		addr_field(p, SEEN_REPLY_TO, &h->reply_to, v, n);
-	} else if (name_is(name, nl, "to")) {
+	} else if (ascii_eq_ci(name, nl, "to")) {
 		addr_field(p, SEEN_TO, &h->to, v, n);
-	} else if (name_is(name, nl, "cc")) {
+	} else if (ascii_eq_ci(name, nl, "cc")) {
 		addr_field(p, SEEN_CC, &h->cc, v, n);
-	} else if (name_is(name, nl, "subject")) {
+	} else if (ascii_eq_ci(name, nl, "subject")) {
 		if (p->seen & SEEN_SUBJECT) {
 			imf_anom(p, ANOM_IMF_DUPLICATE_FIELD);
 			return;
@@ -597,27 +573,27 @@ static void top_field(struct imf_parser *p, const char *name, size_t nl, const c
 		h->subject = xstrndup(dec.buf ? dec.buf : "", dec.len);
 		h->subject_raw = xstrndup(t, tl);
 		sbuf_free(&dec);
-	} else if (name_is(name, nl, "date")) {
+	} else if (ascii_eq_ci(name, nl, "date")) {
 		set_once(p, SEEN_DATE, &h->date, squeeze_dup(v, n));
-	} else if (name_is(name, nl, "message-id")) {
+	} else if (ascii_eq_ci(name, nl, "message-id")) {
 		set_once(p, SEEN_MSGID, &h->message_id, squeeze_dup(v, n));
-	} else if (name_is(name, nl, "in-reply-to")) {
+	} else if (ascii_eq_ci(name, nl, "in-reply-to")) {
 		set_once(p, SEEN_IRT, &h->in_reply_to, squeeze_dup(v, n));
-	} else if (name_is(name, nl, "return-path")) {
+	} else if (ascii_eq_ci(name, nl, "return-path")) {
 		if (!(p->seen & SEEN_RPATH)) /* several are normal after forwarding: keep the first */
 			set_once(p, SEEN_RPATH, &h->return_path, return_path_dup(v, n));
-	} else if (name_is(name, nl, "x-mailer") || name_is(name, nl, "user-agent")) {
+	} else if (ascii_eq_ci(name, nl, "x-mailer") || ascii_eq_ci(name, nl, "user-agent")) {
 		if (!(p->seen & SEEN_UA))
 			set_once(p, SEEN_UA, &h->user_agent, decode_dup(p, v, n));
-	} else if (name_is(name, nl, "list-id")) {
+	} else if (ascii_eq_ci(name, nl, "list-id")) {
 		set_once(p, SEEN_LISTID, &h->list_id, decode_dup(p, v, n));
-	} else if (name_is(name, nl, "received")) {
+	} else if (ascii_eq_ci(name, nl, "received")) {
 		h->received_total++;
 		if (h->n_received < IMF_RECEIVED_MAX)
 			h->received[h->n_received++] = squeeze_dup(v, n);
-	} else if (name_is(name, nl, "dkim-signature")) {
+	} else if (ascii_eq_ci(name, nl, "dkim-signature")) {
 		dkim_field(p, v, n);
-	} else if (name_is(name, nl, "content-type") || name_is(name, nl, "content-disposition")) {
+	} else if (ascii_eq_ci(name, nl, "content-type") || ascii_eq_ci(name, nl, "content-disposition")) {
 		part_field(p, name, nl, v, n);
 	}
 }

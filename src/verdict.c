@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "ascii.h"
 #include "esc.h"
 #include "imf.h"
 #include "sbuf.h"
@@ -66,24 +66,7 @@ static int utf8_to_cps(const char *s, size_t n, uint32_t *cp, size_t max)
 static void cp_to_utf8(struct sbuf *out, uint32_t c)
 {
 	char b[4];
-	if (c < 0x80) {
-		sbuf_addc(out, (char)c);
-	} else if (c < 0x800) {
-		b[0] = (char)(0xc0 | (c >> 6));
-		b[1] = (char)(0x80 | (c & 0x3f));
-		sbuf_add(out, b, 2);
-	} else if (c < 0x10000) {
-		b[0] = (char)(0xe0 | (c >> 12));
-		b[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (c & 0x3f));
-		sbuf_add(out, b, 3);
-	} else {
-		b[0] = (char)(0xf0 | (c >> 18));
-		b[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((c >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (c & 0x3f));
-		sbuf_add(out, b, 4);
-	}
+	sbuf_add(out, b, utf8_put(b, c));
 }
 
 enum { PC_BASE = 36, PC_TMIN = 1, PC_TMAX = 26, PC_SKEW = 38, PC_DAMP = 700,
@@ -232,7 +215,7 @@ const char *verdict_domain_alabel(const char *domain, char *buf, size_t len)
 			return NULL;
 		for (size_t i = 0; i <= n; i++) {
 			char c = tmp[i];
-			buf[i] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+			buf[i] = (char)ascii_lower(c);
 		}
 		return buf;
 	}
@@ -279,7 +262,7 @@ const char *verdict_domain_alabel(const char *domain, char *buf, size_t len)
 		if (ascii || bracket) {
 			for (size_t i = 0; i < l; i++) {
 				char c = p[i];
-				sbuf_addc(&out, (char)((c >= 'A' && c <= 'Z') ? c + 32 : c));
+				sbuf_addc(&out, (char)ascii_lower(c));
 			}
 		} else {
 			uint32_t cp[LABEL_CPS_MAX];
@@ -396,26 +379,6 @@ static const char *addr_domain(const char *addr)
 static int aligned(const struct dom *x, const struct dom *y, bool strict)
 {
 	return strict ? strcmp(x->a, y->a) == 0 : strcmp(x->org, y->org) == 0;
-}
-
-static int ascii_fold(int x)
-{
-	return (x >= 'A' && x <= 'Z') ? x + 32 : x;
-}
-
-static int ascii_ncasecmp(const char *a, const char *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		int x = ascii_fold((unsigned char)a[i]), y = ascii_fold((unsigned char)b[i]);
-		if (x != y || !x)
-			return x - y;
-	}
-	return 0;
-}
-
-static int ascii_casecmp(const char *a, const char *b)
-{
-	return ascii_ncasecmp(a, b, (size_t)-1);
 }
 
 static int popcount(unsigned x)
@@ -1188,7 +1151,7 @@ static void rule_lookalike(struct ctx *c)
 		 * first role keeps it, as the check on peers below would */
 		size_t j;
 		for (j = 0; j < i; j++)
-			if (src[j].d && strcasecmp(src[j].d, src[i].d) == 0)
+			if (src[j].d && ascii_casecmp(src[j].d, src[i].d) == 0)
 				break;
 		if (j < i)
 			continue;
