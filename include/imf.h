@@ -14,7 +14,8 @@
  *
  * Strings in struct imf_headers are NUL-terminated UTF-8 where the input could
  * be decoded, otherwise the original bytes (never NUL: a NUL byte on the wire
- * becomes U+FFFD). Sinks must escape them (include/esc.h).
+ * becomes U+FFFD). Sinks must escape them (include/esc.h); the JSON and
+ * transcript forms are written by the output layer (include/out_imf.h).
  */
 #ifndef SMTPSCOPE_IMF_H
 #define SMTPSCOPE_IMF_H
@@ -109,12 +110,6 @@ const struct imf_headers *imf_headers(const struct imf_parser *p);
 void imf_parser_free(struct imf_parser *p);
 /* The parser state as a constant string ("headers", "headers_skip", "body", "done"), for logs. */
 const char *imf_strstate(const struct imf_parser *p);
-
-/* Append the "headers" JSON object (docs/schema.md) for h. */
-void imf_headers_json(struct sbuf *out, const struct imf_headers *h);
-/* Append a human summary, one "<indent>Name: value\n" line per present field,
- * every value escaped with esc_tty. */
-void imf_headers_text(struct sbuf *out, const struct imf_headers *h, const char *indent);
 
 /* --- building blocks, exported for tests and for other modules --- */
 

@@ -212,12 +212,12 @@ void msgwire_free(struct msgwire *m)
 		imf_parser_free(parser_pool[--parser_pool_n]);
 }
 
-void msgwire_headers_json(struct sbuf *out, const void *headers)
+const struct imf_headers *msgwire_headers_of(const void *headers)
 {
-	imf_headers_json(out, imf_headers(headers));
+	return imf_headers(headers);
 }
 
-void msgwire_headers_text(struct sbuf *out, const void *headers, const char *indent)
+const struct imf_headers *msgwire_txn_headers(const struct smtp_txn *t)
 {
-	imf_headers_text(out, imf_headers(headers), indent);
+	return t->headers && t->msg_started ? msgwire_headers_of(t->headers) : NULL;
 }
