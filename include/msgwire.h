@@ -12,9 +12,6 @@ struct msgwire;
 struct msgwire *msgwire_new(bool strict_alignment);
 const struct smtp_msg_hooks *msgwire_hooks(struct msgwire *m);
 void msgwire_free(struct msgwire *m);
-struct extract;
-/* Also hand every message to the extractor x (borrowed; NULL: none). */
-void msgwire_set_extract(struct msgwire *m, struct extract *x);
 /* The parsed headers of t's message (what these hooks keep in
  * t->headers), or NULL if no message began. Valid while t lives. */
 const struct imf_headers *msgwire_txn_headers(const struct smtp_txn *t);

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "extract.h"
 #include "imf.h"
 #include "sbuf.h"
 #include "verdict.h"
@@ -19,7 +18,6 @@
 struct msgwire {
 	bool strict;                        /* --strict-alignment */
 	struct smtp_msg_hooks hooks;        /* what the SMTP layer calls */
-	struct extract *x;                  /* --extract/--mbox, or NULL (borrowed) */
 };
 
 /* A few finished parsers are kept for the next messages (a parser is a few
@@ -42,9 +40,7 @@ static void parser_free(void *p)
 
 static void mw_begin(void *user, struct smtp_txn *t)
 {
-	struct msgwire *m = user;
-	if (m->x)
-		extract_begin(m->x, t);
+	(void)user;
 	if (t->headers) {
 		imf_parser_reset(t->headers);
 	} else {
@@ -55,27 +51,21 @@ static void mw_begin(void *user, struct smtp_txn *t)
 
 static void mw_data(void *user, struct smtp_txn *t, const uint8_t *p, size_t n)
 {
-	struct msgwire *m = user;
-	if (m->x)
-		extract_data(m->x, t, p, n);
+	(void)user;
 	if (t->headers)
 		imf_push(t->headers, p, n);
 }
 
 static void mw_gap(void *user, struct smtp_txn *t, uint64_t len)
 {
-	struct msgwire *m = user;
-	if (m->x)
-		extract_gap(m->x, t, len);
+	(void)user;
 	if (t->headers)
 		imf_gap(t->headers, len);
 }
 
 static void mw_end(void *user, struct smtp_txn *t)
 {
-	struct msgwire *m = user;
-	if (m->x)
-		extract_end(m->x, t);
+	(void)user;
 	if (t->headers) {
 		if (!t->msg_complete)
 			imf_cut(t->headers);
@@ -193,11 +183,6 @@ struct msgwire *msgwire_new(bool strict_alignment)
 	m->hooks.session_end = mw_session_end;
 	m->hooks.user = m;
 	return m;
-}
-
-void msgwire_set_extract(struct msgwire *m, struct extract *x)
-{
-	m->x = x;
 }
 
 const struct smtp_msg_hooks *msgwire_hooks(struct msgwire *m)
