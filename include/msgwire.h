@@ -8,6 +8,9 @@
 #include "imf.h"
 #include "smtp.h"
 
+/* A msgwire and the transactions it served belong to one thread at a time
+ * (it keeps a pool of parsers, no locks); free the SMTP sessions it served
+ * before it (their transactions hand their parsers back to it). */
 struct msgwire;
 struct msgwire *msgwire_new(bool strict_alignment);
 const struct smtp_msg_hooks *msgwire_hooks(struct msgwire *m);

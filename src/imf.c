@@ -78,6 +78,8 @@ struct imf_parser {
 	struct mime_level stack[IMF_MIME_DEPTH_MAX]; /* open multiparts, outermost first */
 	size_t depth;                   /* entries in stack */
 	unsigned seen;                  /* bitmask of once-only fields already seen */
+	struct imf_scratch *sc;         /* address-list scratch: own_sc or borrowed */
+	struct imf_scratch own_sc;      /* imf_parser_new()'s */
 };
 
 /* Once-only fields (RFC 5322 §3.6, table: max 1). */
@@ -466,7 +468,7 @@ static void addr_field(struct imf_parser *p, unsigned bit, struct imf_addr_list 
 		p->seen |= bit;
 	}
 	size_t before = l->more, nul = l->nul;
-	if (imf_parse_addresses(l, v, n) < 0)
+	if (imf_parse_addresses_with(p->sc, l, v, n) < 0)
 		imf_anom(p, ANOM_IMF_ADDRESS_SYNTAX);
 	if (l->nul > nul)
 		imf_anom(p, ANOM_IMF_NUL_BYTE);
@@ -1022,11 +1024,17 @@ static void headers_free(struct imf_headers *h)
 	memset(h, 0, sizeof *h);
 }
 
-struct imf_parser *imf_parser_new(void)
+struct imf_parser *imf_parser_new_scratch(struct imf_scratch *sc)
 {
 	struct imf_parser *p = xcalloc(1, sizeof *p);
 	p->state = ST_HEADERS;
+	p->sc = sc ? sc : &p->own_sc;
 	return p;
+}
+
+struct imf_parser *imf_parser_new(void)
+{
+	return imf_parser_new_scratch(NULL);
 }
 
 void imf_parser_reset(struct imf_parser *p)
@@ -1056,6 +1064,7 @@ void imf_parser_free(struct imf_parser *p)
 	imf_parser_reset(p);
 	sbuf_free(&p->line);
 	sbuf_free(&p->field);
+	imf_scratch_free(&p->own_sc);
 	free(p);
 }
 
