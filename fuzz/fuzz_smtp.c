@@ -47,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	oo.events = (opt & 2) != 0;
 	oo.color = oo.show_body = (opt & 4) != 0;
 	oo.findings_only = (opt & 8) != 0;
-	oo.write_headers_json = msgwire_headers_json;
-	oo.write_headers_text = msgwire_headers_text;
+	oo.write_headers_json = out_imf_txn_json;
+	oo.write_headers_text = out_imf_txn_text;
 	struct event_bus bus;
 	memset(&bus, 0, sizeof bus);
 	event_bus_add(&bus, out_json_new(g_null, &oo));

@@ -6,23 +6,10 @@
 #include <iconv.h>
 #include <string.h>
 
+#include "ascii.h"
 #include "codec.h"
 
 #define CHARSET_NAME_MAX 64 /* longest charset label we hand to iconv_open */
-
-static int ascii_lower(int c)
-{
-	return (c >= 'A' && c <= 'Z') ? c + 32 : c;
-}
-
-static int ascii_casecmp(const char *a, const char *b)
-{
-	while (*a && ascii_lower((unsigned char)*a) == ascii_lower((unsigned char)*b)) {
-		a++;
-		b++;
-	}
-	return ascii_lower((unsigned char)*a) - ascii_lower((unsigned char)*b);
-}
 
 /* Labels that the wire uses but iconv spells differently, or that are better
  * read as their superset (WHATWG Encoding Standard §4.2 does the same:
@@ -150,14 +137,6 @@ int imf_charset_to_utf8(struct sbuf *out, const char *charset, const void *in, s
 	conv_cache_run(&cc, out, in, n);
 	conv_cache_close(&cc);
 	return 0;
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
 }
 
 /* One parsed encoded word "=?charset?enc?text?=" (RFC 2047 §2). */

@@ -670,8 +670,8 @@ static void open_sinks(const struct opts *o, struct run *r)
 	oo.events = o->events;
 	oo.findings_only = o->findings_only;
 	oo.group = !o->iface; /* files: session by session; live: as it happens */
-	oo.write_headers_json = msgwire_headers_json;
-	oo.write_headers_text = msgwire_headers_text;
+	oo.write_headers_json = out_imf_txn_json;
+	oo.write_headers_text = out_imf_txn_text;
 	FILE *jf = r->json_file ? r->json_file : stdout;
 	/* --json alone replaces the text on stdout; --json=FILE writes beside nothing else */
 	if (o->flows) {
@@ -719,7 +719,7 @@ static int run_open(const struct opts *o, struct run *r)
 	if (o->extract_dir || o->mbox_path) {
 		struct extract_opts xo = { o->extract_dir, o->mbox_path, { 0 } };
 		xo.json.show_secrets = o->secrets;
-		xo.json.write_headers_json = msgwire_headers_json;
+		xo.json.write_headers_json = out_imf_txn_json;
 		r->ex = extract_new(&xo, err, sizeof err);
 		if (!r->ex)
 			return fail(err);

@@ -37,9 +37,9 @@ void out_ts_iso(struct sbuf *out, uint64_t ts_us)
 	/* "YYYY-MM-DDTHH:MM:SS." once per second of capture time; two seconds
 	 * kept, since session and transaction records alternate between the
 	 * second a session began and the one it ended in */
-	static uint64_t cached_sec[2] = { UINT64_MAX, UINT64_MAX };
-	static char cached[2][24];
-	static unsigned next;
+	static _Thread_local uint64_t cached_sec[2] = { UINT64_MAX, UINT64_MAX };
+	static _Thread_local char cached[2][24];
+	static _Thread_local unsigned next; /* per thread: any sink's thread may call this */
 	uint64_t sec = ts_us / 1000000;
 	int k = cached_sec[0] == sec ? 0 : cached_sec[1] == sec ? 1 : -1;
 	if (k < 0) {
