@@ -27,19 +27,9 @@ static void client_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
 /* ------------------------------------------------------------------ */
 /* 1. tables and public names                                         */
 
-static const char *const verb_names[SMTP_VERB__COUNT] = {
-	[SMTP_VERB_UNKNOWN] = "unknown", [SMTP_VERB_HELO] = "HELO", [SMTP_VERB_EHLO] = "EHLO",
-	[SMTP_VERB_LHLO] = "LHLO", [SMTP_VERB_MAIL] = "MAIL", [SMTP_VERB_RCPT] = "RCPT",
-	[SMTP_VERB_DATA] = "DATA", [SMTP_VERB_BDAT] = "BDAT", [SMTP_VERB_RSET] = "RSET",
-	[SMTP_VERB_VRFY] = "VRFY", [SMTP_VERB_EXPN] = "EXPN", [SMTP_VERB_HELP] = "HELP",
-	[SMTP_VERB_NOOP] = "NOOP", [SMTP_VERB_QUIT] = "QUIT", [SMTP_VERB_STARTTLS] = "STARTTLS",
-	[SMTP_VERB_AUTH] = "AUTH", [SMTP_VERB_ETRN] = "ETRN", [SMTP_VERB_BURL] = "BURL",
-	[SMTP_VERB_XCLIENT] = "XCLIENT", [SMTP_VERB_XFORWARD] = "XFORWARD",
-};
-
 const char *smtp_verb_str(enum smtp_verb v)
 {
-	return (unsigned)v < SMTP_VERB__COUNT ? verb_names[v] : "unknown";
+	return (unsigned)v < SMTP_VERB__COUNT && verb_ops[v].name ? verb_ops[v].name : "unknown";
 }
 
 const char *smtp_state_str(enum smtp_state st)
@@ -250,6 +240,25 @@ static void cmd_mail(struct sess *s, struct cmd *c)
 	pend_push(s, PEND_CMD, SMTP_VERB_MAIL, t, c->ts);
 }
 
+/* Its reply: the envelope's MAIL reply, or (nested MAIL) the new
+ * reverse-path when a lenient server restarted the envelope. */
+static void reply_mail(struct sess *s, struct pending *e, const struct smtp_reply *r, uint64_t ts)
+{
+	struct txn_impl *t = e->txn;
+	(void)s;
+	(void)ts;
+	if (t && e->nested) {
+		if (r->code / 100 == 2 && t->nested_from) { /* a lenient server restarted the envelope */
+			free(t->pub.mail_from);
+			t->pub.mail_from_n = strlen(t->nested_from);
+			t->pub.mail_from = t->nested_from;
+			t->nested_from = NULL;
+		}
+	} else if (t) {
+		t->pub.mail_reply = r->code;
+	}
+}
+
 static void cmd_rcpt(struct sess *s, struct cmd *c)
 {
 	struct txn_impl *t = txn_current(s, c->ts);
@@ -286,6 +295,26 @@ static void cmd_rcpt(struct sess *s, struct cmd *c)
 	}
 	struct pending *e = pend_push(s, PEND_CMD, SMTP_VERB_RCPT, t, c->ts);
 	e->rcpt_idx = idx;
+}
+
+static void reply_rcpt(struct sess *s, struct pending *e, const struct smtp_reply *r, uint64_t ts)
+{
+	struct txn_impl *t = e->txn;
+	int code = r->code;
+	(void)s;
+	(void)ts;
+	if (!t)
+		return;
+	if (code / 100 == 2)
+		t->pub.n_rcpt_accepted++;
+	else
+		t->pub.n_rcpt_rejected++;
+	if (e->rcpt_idx < t->pub.n_rcpts) {
+		struct smtp_rcpt *rc = &t->pub.rcpts[e->rcpt_idx];
+		rc->reply = code;
+		free(rc->reply_text);
+		rc->reply_text = code >= 400 ? dup_cap(r->text, r->text_n, SMTP_PARAM_MAX) : NULL;
+	}
 }
 
 /* --- BDAT, DATA, BURL ---------------------------------------------------- */
@@ -335,6 +364,22 @@ static void cmd_bdat(struct sess *s, struct cmd *c)
 	enter_state(s, SMTP_ST_BDAT);
 }
 
+/* The reply to a BDAT (or BURL) chunk: the message's final reply when it
+ * was the LAST one, the data reply then or at the first failure. */
+static void reply_bdat(struct sess *s, struct pending *e, const struct smtp_reply *r, uint64_t ts)
+{
+	struct txn_impl *t = e->txn;
+	int code = r->code;
+	(void)s;
+	(void)ts;
+	if (t) {
+		if (e->bdat_last)
+			t->pub.final_reply = code;
+		if (e->bdat_last || (code >= 400 && !t->pub.data_reply))
+			t->pub.data_reply = code;
+	}
+}
+
 static void cmd_data(struct sess *s, struct cmd *c)
 {
 	struct txn_impl *t = txn_current(s, c->ts);
@@ -347,6 +392,34 @@ static void cmd_data(struct sess *s, struct cmd *c)
 	s->forced = false;
 	s->hold_warned = false;
 	enter_state(s, SMTP_ST_WAIT_DATA);
+}
+
+/* 354 enters data mode for a client waiting on it; anything else leaves
+ * the wait (or, the content already taken as a message, says so). */
+static void reply_data(struct sess *s, struct pending *e, const struct smtp_reply *r, uint64_t ts)
+{
+	struct txn_impl *t = e->txn;
+	int code = r->code;
+	if (t)
+		t->pub.data_reply = code;
+	bool waiting = s->pub.state == SMTP_ST_WAIT_DATA && s->wait_seq == e->seq;
+	if (waiting) {
+		s->forced = false;
+		if (code == 354) {
+			if (s->hold.len && !s->hold_warned) {
+				s->hold_warned = true;
+				raise_anom(s, t, ANOM_SMTP_DATA_PIPELINED);
+			}
+			data_start(s, ts);
+		} else {
+			raise_anom(s, t, ANOM_SMTP_DATA_REJECTED);
+			enter_state(s, SMTP_ST_COMMAND);
+		}
+		hold_release(s);
+	} else if (code != 354) {
+		/* the content was already taken as a message */
+		raise_anom(s, t, s->forced ? ANOM_SMTP_DATA_REJECTED_LATE : ANOM_SMTP_DATA_REJECTED);
+	}
 }
 
 /* RFC 4468: BURL url [LAST] — content fetched by the server, none on the wire. */
@@ -381,21 +454,24 @@ static void cmd_helo(struct sess *s, struct cmd *c)
 	e->reset_txn = s->cur ? s->cur->pub.seq : 0; /* RFC 5321 §4.1.4: accepted, it resets */
 }
 
+/* Accepted: the capabilities (EHLO, LHLO), and the reset of the
+ * transaction that was current when it was sent. */
+static void reply_helo(struct sess *s, struct pending *e, const struct smtp_reply *r, uint64_t ts)
+{
+	if (r->code / 100 == 2) {
+		if (e->verb != SMTP_VERB_HELO)
+			caps_parse(s, r->lines, r->n_lines);
+		if (e->reset_txn && s->cur && s->cur->pub.seq == e->reset_txn)
+			txn_detach(s, s->cur, SMTP_TXN_END_HELO, ts);
+	}
+}
+
 static void cmd_rset(struct sess *s, struct cmd *c)
 {
 	struct txn_impl *t = s->cur;
 	cmd_emit(s, c);
 	pend_push(s, PEND_CMD, SMTP_VERB_RSET, t, c->ts);
 	txn_detach(s, t, SMTP_TXN_END_RSET, c->ts);
-}
-
-static void cmd_starttls(struct sess *s, struct cmd *c)
-{
-	struct pending *e = pend_push(s, PEND_CMD, SMTP_VERB_STARTTLS, s->cur, c->ts);
-	e->reset_txn = s->cur ? s->cur->pub.seq : 0; /* RFC 3207 §4.2 */
-	s->wait_seq = e->seq;
-	s->forced = false;
-	enter_state(s, SMTP_ST_WAIT_TLS);
 }
 
 static void cmd_quit(struct sess *s, struct cmd *c)
@@ -502,52 +578,88 @@ static void cmd_auth(struct sess *s, struct cmd *c)
 	enter_state(s, SMTP_ST_WAIT_AUTH);
 }
 
+/* The reply to AUTH or to an AUTH response line: 334 a challenge (the
+ * client answers next), anything else the result. */
+static void reply_auth(struct sess *s, struct pending *e, const struct smtp_reply *r, uint64_t ts)
+{
+	struct auth_attempt *a = e->auth;
+	int code = r->code;
+	(void)ts;
+	bool waiting = s->pub.state == SMTP_ST_WAIT_AUTH && s->wait_seq == e->seq;
+	if (code == 334) {
+		if (a)
+			auth_server_challenge(a, r->text, r->text_n);
+		if (waiting) {
+			s->forced = false;
+			enter_state(s, SMTP_ST_AUTH);
+			hold_release(s);
+		}
+		return;
+	}
+	if (a)
+		auth_server_result(a, code);
+	if (s->auth_cur == a)
+		s->auth_cur = NULL;
+	if (waiting) {
+		s->forced = false;
+		enter_state(s, SMTP_ST_COMMAND);
+		hold_release(s);
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* 3. client side: dispatch, AUTH lines, hold                         */
 
-typedef void (*cmd_handler)(struct sess *, struct cmd *);
+/* One row per verb (OpenSMTPD style, indexed by the verb): its name, the
+ * command's handler, the handler of its reply (NULL: nothing beyond what
+ * every reply does, smtp_reply.c's reply_effects) and what replies can
+ * answer it (FIT_*, smtp_int.h; smtp_reply.c's reply_fits). */
+static void cmd_starttls(struct sess *s, struct cmd *c);
+static void reply_starttls(struct sess *s, struct pending *e, const struct smtp_reply *r, uint64_t ts);
 
-/* {name, verb, handler}, ending in a sentinel (OpenSMTPD style). */
-static const struct {
-	const char *name;
-	enum smtp_verb verb;
-	cmd_handler handler;
-	uint8_t len; /* strlen(name) */
-} cmd_table[] = {
-	{ "HELO", SMTP_VERB_HELO, cmd_helo, sizeof "HELO" - 1 },
-	{ "EHLO", SMTP_VERB_EHLO, cmd_helo, sizeof "EHLO" - 1 },
-	{ "LHLO", SMTP_VERB_LHLO, cmd_helo, sizeof "LHLO" - 1 },
-	{ "MAIL", SMTP_VERB_MAIL, cmd_mail, sizeof "MAIL" - 1 },
-	{ "RCPT", SMTP_VERB_RCPT, cmd_rcpt, sizeof "RCPT" - 1 },
-	{ "DATA", SMTP_VERB_DATA, cmd_data, sizeof "DATA" - 1 },
-	{ "BDAT", SMTP_VERB_BDAT, cmd_bdat, sizeof "BDAT" - 1 },
-	{ "RSET", SMTP_VERB_RSET, cmd_rset, sizeof "RSET" - 1 },
-	{ "VRFY", SMTP_VERB_VRFY, cmd_other, sizeof "VRFY" - 1 },
-	{ "EXPN", SMTP_VERB_EXPN, cmd_other, sizeof "EXPN" - 1 },
-	{ "HELP", SMTP_VERB_HELP, cmd_other, sizeof "HELP" - 1 },
-	{ "NOOP", SMTP_VERB_NOOP, cmd_other, sizeof "NOOP" - 1 },
-	{ "QUIT", SMTP_VERB_QUIT, cmd_quit, sizeof "QUIT" - 1 },
-	{ "STARTTLS", SMTP_VERB_STARTTLS, cmd_starttls, sizeof "STARTTLS" - 1 },
-	{ "AUTH", SMTP_VERB_AUTH, cmd_auth, sizeof "AUTH" - 1 },
-	{ "ETRN", SMTP_VERB_ETRN, cmd_other, sizeof "ETRN" - 1 },
-	{ "BURL", SMTP_VERB_BURL, cmd_burl, sizeof "BURL" - 1 },
-	{ "XCLIENT", SMTP_VERB_XCLIENT, cmd_other, sizeof "XCLIENT" - 1 },
-	{ "XFORWARD", SMTP_VERB_XFORWARD, cmd_other, sizeof "XFORWARD" - 1 },
-	{ NULL, SMTP_VERB_UNKNOWN, cmd_other, 0 },
+#define V(verb, name, cmd, reply, fit) [verb] = { name, sizeof name - 1, cmd, reply, fit }
+const struct verb_ops verb_ops[SMTP_VERB__COUNT] = {
+	[SMTP_VERB_UNKNOWN] = { NULL, 0, cmd_other, NULL, FIT_ANY },
+	V(SMTP_VERB_HELO, "HELO", cmd_helo, reply_helo, FIT_CAPS),
+	V(SMTP_VERB_EHLO, "EHLO", cmd_helo, reply_helo, FIT_CAPS),
+	V(SMTP_VERB_LHLO, "LHLO", cmd_helo, reply_helo, FIT_CAPS),
+	V(SMTP_VERB_MAIL, "MAIL", cmd_mail, reply_mail, FIT_ADDR | FIT_SENDER),
+	V(SMTP_VERB_RCPT, "RCPT", cmd_rcpt, reply_rcpt, FIT_ADDR | FIT_RCPT),
+	V(SMTP_VERB_DATA, "DATA", cmd_data, reply_data, FIT_OWN),
+	V(SMTP_VERB_BDAT, "BDAT", cmd_bdat, reply_bdat, 0),
+	V(SMTP_VERB_RSET, "RSET", cmd_rset, NULL, 0),
+	V(SMTP_VERB_VRFY, "VRFY", cmd_other, NULL, FIT_ADDR),
+	V(SMTP_VERB_EXPN, "EXPN", cmd_other, NULL, FIT_ADDR),
+	V(SMTP_VERB_HELP, "HELP", cmd_other, NULL, FIT_CAPS),
+	V(SMTP_VERB_NOOP, "NOOP", cmd_other, NULL, 0),
+	V(SMTP_VERB_QUIT, "QUIT", cmd_quit, NULL, FIT_OWN),
+	V(SMTP_VERB_STARTTLS, "STARTTLS", cmd_starttls, reply_starttls, FIT_OWN),
+	V(SMTP_VERB_AUTH, "AUTH", cmd_auth, reply_auth, FIT_OWN),
+	V(SMTP_VERB_ETRN, "ETRN", cmd_other, NULL, 0),
+	V(SMTP_VERB_BURL, "BURL", cmd_burl, reply_bdat, 0),
+	V(SMTP_VERB_XCLIENT, "XCLIENT", cmd_other, NULL, 0),
+	V(SMTP_VERB_XFORWARD, "XFORWARD", cmd_other, NULL, 0),
 };
+#undef V
 
-/* The verb (up to the first space) of line l, and the argument after it. */
-static size_t cmd_lookup(const struct rawline *l, size_t *arg_off)
+/* The verb named p[0..n) (ASCII case-insensitive), SMTP_VERB_UNKNOWN if none. */
+static enum smtp_verb verb_find(const uint8_t *p, size_t n)
+{
+	for (unsigned v = 1; v < SMTP_VERB__COUNT; v++)
+		if (eq_ci_n(p, n, verb_ops[v].name, verb_ops[v].len))
+			return (enum smtp_verb)v;
+	return SMTP_VERB_UNKNOWN;
+}
+
+/* The verb (up to the first space) of line l, and the argument after it;
+ * SMTP_VERB_UNKNOWN when the verb is not in the table. */
+static enum smtp_verb cmd_lookup(const struct rawline *l, size_t *arg_off)
 {
 	size_t v = 0;
 	while (v < l->n && !is_sp(l->p[v]))
 		v++;
 	*arg_off = skip_sp(l->p, l->n, v);
-	size_t i;
-	for (i = 0; cmd_table[i].name; i++)
-		if (eq_ci_n(l->p, v, cmd_table[i].name, cmd_table[i].len))
-			break;
-	return i;
+	return verb_find(l->p, v);
 }
 
 void client_command(struct sess *s, const struct rawline *l, uint64_t ts)
@@ -569,18 +681,18 @@ void client_command(struct sess *s, const struct rawline *l, uint64_t ts)
 		raise_anom(s, NULL, ANOM_SMTP_DATA_AFTER_QUIT);
 	}
 	size_t arg_off;
-	size_t i = cmd_lookup(l, &arg_off);
+	enum smtp_verb verb = cmd_lookup(l, &arg_off);
 	struct cmd c = {
 		.raw = l, .ts = ts,
 		.line = {
-			.kind = SMTP_LINE_COMMAND, .verb = cmd_table[i].verb, .p = l->p, .n = l->n,
+			.kind = SMTP_LINE_COMMAND, .verb = verb, .p = l->p, .n = l->n,
 			.secret_off = l->n, .arg = l->p + arg_off, .arg_n = l->n - arg_off,
-			.label = smtp_verb_str(cmd_table[i].verb), .truncated = l->truncated,
+			.label = smtp_verb_str(verb), .truncated = l->truncated,
 			.bare_lf = l->bare_lf, .ts_us = ts,
 		},
 	};
 	if (s->mid_body) {
-		if (cmd_table[i].verb != SMTP_VERB_UNKNOWN) {
+		if (verb != SMTP_VERB_UNKNOWN) {
 			s->mid_body = false;
 		} else {
 			/* Picked up inside DATA: text, not commands, and a "." line is
@@ -597,7 +709,7 @@ void client_command(struct sess *s, const struct rawline *l, uint64_t ts)
 		}
 	}
 	s->pub.n_commands++;
-	cmd_table[i].handler(s, &c);
+	verb_ops[verb].on_cmd(s, &c);
 	cmd_emit(s, &c);
 }
 
@@ -606,7 +718,7 @@ void client_command(struct sess *s, const struct rawline *l, uint64_t ts)
 static bool looks_like_command(const struct rawline *l)
 {
 	size_t arg_off;
-	return cmd_table[cmd_lookup(l, &arg_off)].name != NULL;
+	return cmd_lookup(l, &arg_off) != SMTP_VERB_UNKNOWN;
 }
 
 /* p starts with a known verb followed by SP, CR or LF (or the end of p):
@@ -618,10 +730,7 @@ bool starts_with_verb(const uint8_t *p, size_t n)
 		v++;
 	if (v == n && n < 4)
 		return false;
-	for (size_t i = 0; cmd_table[i].name; i++)
-		if (eq_ci_n(p, v, cmd_table[i].name, cmd_table[i].len))
-			return true;
-	return false;
+	return verb_find(p, v) != SMTP_VERB_UNKNOWN;
 }
 
 /* A client line in SMTP_ST_AUTH: the response to a 334. */
@@ -693,6 +802,51 @@ void client_force(struct sess *s, uint64_t ts)
 
 /* ------------------------------------------------------------------ */
 /* 4. the switch to TLS and the feeds                                 */
+
+static void cmd_starttls(struct sess *s, struct cmd *c)
+{
+	struct pending *e = pend_push(s, PEND_CMD, SMTP_VERB_STARTTLS, s->cur, c->ts);
+	e->reset_txn = s->cur ? s->cur->pub.seq : 0; /* RFC 3207 §4.2 */
+	s->wait_seq = e->seq;
+	s->forced = false;
+	enter_state(s, SMTP_ST_WAIT_TLS);
+}
+
+/* 220: TLS starts (RFC 3207 §4.2: the server forgets the client, AUTH
+ * included); bytes the client sent before it are discarded, its next bytes
+ * are probed (client_tls_probe), so are the server's (server_feed). */
+static void reply_starttls(struct sess *s, struct pending *e, const struct smtp_reply *r, uint64_t ts)
+{
+	bool waiting = s->pub.state == SMTP_ST_WAIT_TLS && s->wait_seq == e->seq;
+	if (r->code == 220) {
+		s->pub.tls = true;
+		s->auth_base = s->pub.n_auth; /* RFC 3207 §4.2 */
+		s->auth_cur = NULL;
+		if (e->reset_txn && s->cur && s->cur->pub.seq == e->reset_txn)
+			txn_detach(s, s->cur, SMTP_TXN_END_TLS, ts);
+		if (waiting) {
+			s->forced = false;
+			if (s->hold.len) { /* sent before the 220: never seen by a sane server */
+				raise_anom(s, NULL, ANOM_SMTP_STARTTLS_PIPELINED);
+				struct smtp_line ln = {
+					.kind = SMTP_LINE_DISCARDED, .label = "discarded",
+					.msg_bytes = s->hold.len, .ts_us = ts,
+				};
+				emit_event(s, EV_CLIENT, ts, &ln, NULL, NULL);
+				sbuf_free(&s->hold);
+			}
+			enter_state(s, SMTP_ST_TLS_PROBE);
+		}
+		s->srv = SRV_TLS_PROBE;
+	} else {
+		raise_anom(s, NULL, ANOM_SMTP_STARTTLS_REJECTED);
+		if (waiting) {
+			s->forced = false;
+			enter_state(s, SMTP_ST_COMMAND);
+			hold_release(s);
+		}
+	}
+}
 
 static void tls_line(struct sess *s, uint64_t ts)
 {

@@ -120,6 +120,25 @@ void msg_finish(struct sess *s, bool complete, bool push_eod, uint64_t ts)
 	txn_detach(s, t, SMTP_TXN_END_MESSAGE, ts);
 }
 
+/* The reply to the end of a message (DATA): its final reply; LMTP (RFC 2033
+ * §4.2) gives one per accepted recipient, kept with the recipient. */
+void reply_eod(struct sess *s, struct pending *e, const struct smtp_reply *r, uint64_t ts)
+{
+	struct txn_impl *t = e->txn;
+	int code = r->code;
+	(void)s;
+	(void)ts;
+	if (t) {
+		t->pub.final_reply = code;
+		if (e->rcpt_idx < t->pub.n_rcpts) { /* LMTP */
+			struct smtp_rcpt *rc = &t->pub.rcpts[e->rcpt_idx];
+			rc->delivery = code;
+			free(rc->delivery_text);
+			rc->delivery_text = code >= 400 ? dup_cap(r->text, r->text_n, SMTP_PARAM_MAX) : NULL;
+		}
+	}
+}
+
 /* Enter data mode for the current transaction (354 seen, or forced). */
 void data_start(struct sess *s, uint64_t ts)
 {

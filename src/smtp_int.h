@@ -243,6 +243,31 @@ static inline bool state_is_wait(enum smtp_state st)
 }
 
 /* ------------------------------------------------------------------ */
+/* The verb table (smtp.c)                                            */
+
+typedef void (*cmd_handler)(struct sess *, struct cmd *);
+typedef void (*reply_handler)(struct sess *, struct pending *, const struct smtp_reply *, uint64_t ts);
+
+/* What replies can answer a verb (smtp_reply.c, reply_fits) */
+enum {
+	FIT_ANY = 1 << 0,    /* any reply (unknown verbs) */
+	FIT_OWN = 1 << 1,    /* a failure or a code only this verb takes (354, 221, 220, 334/235) */
+	FIT_ADDR = 1 << 2,   /* a success with an addressing status (enhanced X.1.Y) */
+	FIT_SENDER = 1 << 3, /* not a destination-mailbox status (X.1.1-6, X.1.10) */
+	FIT_RCPT = 1 << 4,   /* not a sender status (2.1.0, X.1.7, X.1.8) */
+	FIT_CAPS = 1 << 5,   /* a multi-line 250 listing EHLO capabilities */
+};
+
+struct verb_ops {
+	const char *name;       /* NULL for SMTP_VERB_UNKNOWN */
+	uint8_t len;            /* strlen(name) */
+	cmd_handler on_cmd;     /* the command line */
+	reply_handler on_reply; /* the reply that answers it (after pairing), or NULL */
+	uint8_t fit;            /* FIT_* */
+};
+extern const struct verb_ops verb_ops[SMTP_VERB__COUNT];
+
+/* ------------------------------------------------------------------ */
 /* Across files                                                       */
 
 /* smtp_txn.c: transactions and the pending-command queue */
@@ -266,6 +291,7 @@ bool starts_with_code(const uint8_t *p, size_t n);
 void msg_begin(struct sess *s, struct txn_impl *t);
 void body_out(struct sess *s, const uint8_t *p, size_t n, uint64_t ts);
 void msg_finish(struct sess *s, bool complete, bool push_eod, uint64_t ts);
+void reply_eod(struct sess *s, struct pending *e, const struct smtp_reply *r, uint64_t ts);
 void data_start(struct sess *s, uint64_t ts);
 size_t data_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts);
 size_t bdat_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts);
@@ -274,6 +300,7 @@ size_t bdat_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts);
 int reply_code_parse(const uint8_t *p, size_t n, char *sep);
 void reply_finish(struct sess *s, uint64_t ts);
 void server_line(struct sess *s, const struct rawline *l, uint64_t ts);
+void caps_parse(struct sess *s, const struct smtp_reply_line *lines, size_t n);
 
 /* smtp.c: the session state machine */
 bool starts_with_verb(const uint8_t *p, size_t n);

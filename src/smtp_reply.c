@@ -187,12 +187,14 @@ static const char *class_word(int code)
 	return "invalid";
 }
 
-/* Apply a reply's consequences to the command it answers. */
+/* Apply a reply's consequences to the command it answers: what every reply
+ * does to its transaction here, the rest by the verb's on_reply (smtp.c's
+ * verb table, beside the command's handler) or, for the end of a message,
+ * reply_eod (smtp_body.c). */
 static void reply_effects(struct sess *s, struct pending *e, const struct smtp_reply *r,
                           uint64_t ts)
 {
 	struct txn_impl *t = e->txn;
-	int code = r->code;
 	if (t) {
 		if (r->n_lines) { /* the buffer is reused: one allocation per txn, not per reply */
 			const struct smtp_reply_line *ll = &r->lines[r->n_lines - 1];
@@ -214,192 +216,80 @@ static void reply_effects(struct sess *s, struct pending *e, const struct smtp_r
 			t->pub.end_ts_us = ts;
 	}
 	if (e->kind == PEND_EOD) {
-		if (t) {
-			t->pub.final_reply = code;
-			if (e->rcpt_idx < t->pub.n_rcpts) { /* LMTP */
-				struct smtp_rcpt *rc = &t->pub.rcpts[e->rcpt_idx];
-				rc->delivery = code;
-				free(rc->delivery_text);
-				rc->delivery_text = code >= 400 ? dup_cap(r->text, r->text_n, SMTP_PARAM_MAX) : NULL;
-			}
-		}
+		reply_eod(s, e, r, ts);
 		return;
 	}
-	if (e->kind == PEND_AUTH_RESP || e->verb == SMTP_VERB_AUTH) {
-		struct auth_attempt *a = e->auth;
-		bool waiting = s->pub.state == SMTP_ST_WAIT_AUTH && s->wait_seq == e->seq;
-		if (code == 334) {
-			if (a)
-				auth_server_challenge(a, r->text, r->text_n);
-			if (waiting) {
-				s->forced = false;
-				enter_state(s, SMTP_ST_AUTH);
-				hold_release(s);
-			}
-			return;
-		}
-		if (a)
-			auth_server_result(a, code);
-		if (s->auth_cur == a)
-			s->auth_cur = NULL;
-		if (waiting) {
-			s->forced = false;
-			enter_state(s, SMTP_ST_COMMAND);
-			hold_release(s);
-		}
-		return;
-	}
-	switch (e->verb) {
-	case SMTP_VERB_HELO:
-	case SMTP_VERB_EHLO:
-	case SMTP_VERB_LHLO:
-		if (code / 100 == 2) {
-			if (e->verb != SMTP_VERB_HELO)
-				caps_parse(s, r->lines, r->n_lines);
-			if (e->reset_txn && s->cur && s->cur->pub.seq == e->reset_txn)
-				txn_detach(s, s->cur, SMTP_TXN_END_HELO, ts);
-		}
-		break;
-	case SMTP_VERB_MAIL:
-		if (t && e->nested) {
-			if (code / 100 == 2 && t->nested_from) { /* a lenient server restarted the envelope */
-				free(t->pub.mail_from);
-				t->pub.mail_from_n = strlen(t->nested_from);
-				t->pub.mail_from = t->nested_from;
-				t->nested_from = NULL;
-			}
-		} else if (t) {
-			t->pub.mail_reply = code;
-		}
-		break;
-	case SMTP_VERB_RCPT:
-		if (t) {
-			if (code / 100 == 2)
-				t->pub.n_rcpt_accepted++;
-			else
-				t->pub.n_rcpt_rejected++;
-			if (e->rcpt_idx < t->pub.n_rcpts) {
-				struct smtp_rcpt *rc = &t->pub.rcpts[e->rcpt_idx];
-				rc->reply = code;
-				free(rc->reply_text);
-				rc->reply_text = code >= 400 ? dup_cap(r->text, r->text_n, SMTP_PARAM_MAX) : NULL;
-			}
-		}
-		break;
-	case SMTP_VERB_DATA: {
-		if (t)
-			t->pub.data_reply = code;
-		bool waiting = s->pub.state == SMTP_ST_WAIT_DATA && s->wait_seq == e->seq;
-		if (waiting) {
-			s->forced = false;
-			if (code == 354) {
-				if (s->hold.len && !s->hold_warned) {
-					s->hold_warned = true;
-					raise_anom(s, t, ANOM_SMTP_DATA_PIPELINED);
-				}
-				data_start(s, ts);
-			} else {
-				raise_anom(s, t, ANOM_SMTP_DATA_REJECTED);
-				enter_state(s, SMTP_ST_COMMAND);
-			}
-			hold_release(s);
-		} else if (code != 354) {
-			/* the content was already taken as a message */
-			raise_anom(s, t, s->forced ? ANOM_SMTP_DATA_REJECTED_LATE : ANOM_SMTP_DATA_REJECTED);
-		}
-		break;
-	}
-	case SMTP_VERB_BDAT:
-	case SMTP_VERB_BURL:
-		if (t) {
-			if (e->bdat_last)
-				t->pub.final_reply = code;
-			if (e->bdat_last || (code >= 400 && !t->pub.data_reply))
-				t->pub.data_reply = code;
-		}
-		break;
-	case SMTP_VERB_STARTTLS: {
-		bool waiting = s->pub.state == SMTP_ST_WAIT_TLS && s->wait_seq == e->seq;
-		if (code == 220) {
-			s->pub.tls = true;
-			s->auth_base = s->pub.n_auth; /* RFC 3207 §4.2 */
-			s->auth_cur = NULL;
-			if (e->reset_txn && s->cur && s->cur->pub.seq == e->reset_txn)
-				txn_detach(s, s->cur, SMTP_TXN_END_TLS, ts);
-			if (waiting) {
-				s->forced = false;
-				if (s->hold.len) { /* sent before the 220: never seen by a sane server */
-					raise_anom(s, NULL, ANOM_SMTP_STARTTLS_PIPELINED);
-					struct smtp_line ln = {
-						.kind = SMTP_LINE_DISCARDED, .label = "discarded",
-						.msg_bytes = s->hold.len, .ts_us = ts,
-					};
-					emit_event(s, EV_CLIENT, ts, &ln, NULL, NULL);
-					sbuf_free(&s->hold);
-				}
-				enter_state(s, SMTP_ST_TLS_PROBE);
-			}
-			s->srv = SRV_TLS_PROBE;
-		} else {
-			raise_anom(s, NULL, ANOM_SMTP_STARTTLS_REJECTED);
-			if (waiting) {
-				s->forced = false;
-				enter_state(s, SMTP_ST_COMMAND);
-				hold_release(s);
-			}
-		}
-		break;
-	}
-	default:
-		break;
-	}
+	/* an AUTH response (PEND_AUTH_RESP) is queued with the verb AUTH */
+	reply_handler on_reply = verb_ops[(unsigned)e->verb < SMTP_VERB__COUNT ? e->verb : 0].on_reply;
+	if (on_reply)
+		on_reply(s, e, r, ts);
 }
 
-/* A complete reply: pair it, emit EV_REPLY, apply its effects. */
-/* What a reply can answer (RFC 5321 §4.2-4.3, RFC 3463, RFC 4954, RFC 3207):
- * false only when the reply cannot be the answer to e, so that a lost reply
- * can be recognised. Codes that answer one command only: 354 DATA, 334 and
- * 235 AUTH, 221 QUIT, 220 STARTTLS; enhanced codes X.1.5 and X.1.1-6/10
- * (destination mailbox) RCPT, 2.1.0 and X.1.7/8 (sender) MAIL; a multi-line
- * 250 listing capabilities EHLO/LHLO. And commands that take few codes:
- * DATA 354 or a failure, QUIT 221 (or a failure), AUTH 334/235 or a failure,
- * STARTTLS 220 or a failure, the end of a message no 3yz/220/221/235. */
+/* Codes that answer one command only (RFC 5321 §4.2-4.3, §3.1, RFC 4954 §4,
+ * RFC 3207 §4): 354 DATA, 334 and 235 AUTH, 221 QUIT, 220 STARTTLS. Certain:
+ * the command is known even on a capture without server-side loss (220 is
+ * also the greeting, and a reply to STARTTLS may be refused as one). */
+static const struct {
+	int code;
+	enum smtp_verb verb;
+	bool certain;
+} reply_owner[] = {
+	{ 354, SMTP_VERB_DATA, true }, { 334, SMTP_VERB_AUTH, true }, { 235, SMTP_VERB_AUTH, true },
+	{ 221, SMTP_VERB_QUIT, true }, { 220, SMTP_VERB_STARTTLS, false },
+};
+
+/* The verb a code can only answer, SMTP_VERB_UNKNOWN if it is not one of them. */
+static enum smtp_verb reply_code_owner(int code, bool *certain)
+{
+	for (size_t i = 0; i < sizeof reply_owner / sizeof reply_owner[0]; i++)
+		if (reply_owner[i].code == code) {
+			*certain = reply_owner[i].certain;
+			return reply_owner[i].verb;
+		}
+	*certain = false;
+	return SMTP_VERB_UNKNOWN;
+}
+
+/* What a reply can answer: false only when the reply cannot be the answer to
+ * e, so that a lost reply can be recognised. The codes that answer one
+ * command only (reply_owner), and per verb the kind of reply it takes (the
+ * verb table's `fit`, smtp.c): FIT_ANY anything (unknown verbs), FIT_OWN a
+ * failure or its own codes (DATA 354, QUIT 221, STARTTLS 220, AUTH 334/235),
+ * else any code not owned by another verb, an addressing status (enhanced
+ * code X.1.Y, RFC 3463 §3.3-3.4) in a success only for FIT_ADDR verbs
+ * (MAIL, RCPT, VRFY, EXPN), X.1.1-6/10 (destination mailbox) not for the
+ * sender (FIT_SENDER), 2.1.0 and X.1.7/8 (sender) not for the recipient
+ * (FIT_RCPT), a multi-line 250 listing capabilities only for FIT_CAPS (EHLO,
+ * LHLO, HELO, HELP). The end of a message takes no 3yz/220/221/235. */
 static bool reply_fits(const struct pending *e, const struct smtp_reply *r)
 {
 	int c = r->code, cls = c / 100;
-	bool fail = cls == 4 || cls == 5;
-	bool auth = e->kind == PEND_AUTH_RESP || (e->kind == PEND_CMD && e->verb == SMTP_VERB_AUTH);
-	enum smtp_verb v = e->kind == PEND_CMD ? e->verb : SMTP_VERB_UNKNOWN;
+	bool fail = cls == 4 || cls == 5, certain;
 	if (e->kind == PEND_EOD)
 		return fail || (cls == 2 && c != 220 && c != 221 && c != 235);
-	if (auth)
-		return fail || c == 334 || c == 235;
-	switch (v) {
-	case SMTP_VERB_DATA: return fail || c == 354;
-	case SMTP_VERB_QUIT: return fail || c == 221;
-	case SMTP_VERB_STARTTLS: return fail || c == 220;
-	case SMTP_VERB_UNKNOWN: return true; /* unknown verbs get anything */
-	default: break;
-	}
-	if (c == 354 || c == 334 || c == 235 || c == 221 || c == 220)
-		return false; /* answer one command only, and it is not this one */
-	/* enhanced status codes, "class.subject.detail" (RFC 3463 §3.3-3.4):
-	 * subject 1 is addressing status, the reply of MAIL, RCPT, VRFY or EXPN */
-	if (r->enhanced[0] && r->enhanced[1] == '.' && r->enhanced[2] == '1' && r->enhanced[3] == '.' &&
-	    cls == 2 && v != SMTP_VERB_MAIL && v != SMTP_VERB_RCPT && v != SMTP_VERB_VRFY && v != SMTP_VERB_EXPN)
+	/* an AUTH response (PEND_AUTH_RESP) is queued with the verb AUTH */
+	enum smtp_verb v = (unsigned)e->verb < SMTP_VERB__COUNT ? e->verb : SMTP_VERB_UNKNOWN;
+	unsigned fit = verb_ops[v].fit;
+	if (fit & FIT_ANY)
+		return true;
+	enum smtp_verb owner = reply_code_owner(c, &certain);
+	if (fit & FIT_OWN)
+		return fail || owner == v;
+	if (owner != SMTP_VERB_UNKNOWN)
+		return false; /* answers one command only, and it is not this one */
+	bool addr = r->enhanced[0] && r->enhanced[1] == '.' && r->enhanced[2] == '1' && r->enhanced[3] == '.';
+	if (addr && cls == 2 && !(fit & FIT_ADDR))
 		return false;
-	if (r->enhanced[0] && r->enhanced[1] == '.' && r->enhanced[2] == '1' && r->enhanced[3] == '.' &&
-	    (v == SMTP_VERB_MAIL || v == SMTP_VERB_RCPT)) {
+	if (addr && (fit & (FIT_SENDER | FIT_RCPT))) {
 		int d = atoi(r->enhanced + 4);
 		bool rcpt_only = d == 1 || d == 2 || d == 3 || d == 4 || d == 5 || d == 6 || d == 10;
 		bool mail_only = d == 7 || d == 8 || (d == 0 && r->enhanced[0] == '2');
-		if (rcpt_only && v == SMTP_VERB_MAIL)
+		if (rcpt_only && (fit & FIT_SENDER))
 			return false;
-		if (mail_only && v == SMTP_VERB_RCPT)
+		if (mail_only && (fit & FIT_RCPT))
 			return false;
 	}
-	if (c == 250 && r->n_lines > 1 && v != SMTP_VERB_EHLO && v != SMTP_VERB_LHLO && v != SMTP_VERB_HELO &&
-	    v != SMTP_VERB_HELP) {
+	if (c == 250 && r->n_lines > 1 && !(fit & FIT_CAPS)) {
 		/* a capability list answers EHLO/LHLO: a second line that is a
 		 * known EHLO keyword */
 		const uint8_t *p;
@@ -411,6 +301,7 @@ static bool reply_fits(const struct pending *e, const struct smtp_reply *r)
 	return true;
 }
 
+/* A complete reply: pair it, emit EV_REPLY, apply its effects. */
 /* Position in the queue of the first entry r can answer (0: the head), at
  * most SMTP_RESYNC_LOOKAHEAD entries deep; SIZE_MAX if none. */
 #define SMTP_RESYNC_LOOKAHEAD 32
@@ -515,7 +406,8 @@ void reply_finish(struct sess *s, uint64_t ts)
 		 * as a server that misbehaves is still answering in order. */
 		const struct pending *hd = s->qlen ? &s->q[s->qhead] : NULL;
 		bool lossy = s->pub.gap_bytes[1] != 0;
-		bool certain = r.code == 354 || r.code == 334 || r.code == 235 || r.code == 221;
+		bool certain;
+		reply_code_owner(r.code, &certain);
 		bool skip_ok = lossy || certain ||
 		               (hd && (hd->kind == PEND_AUTH_RESP || (hd->kind == PEND_CMD && hd->verb == SMTP_VERB_AUTH)));
 		if (k == SIZE_MAX && s->qlen && !lossy && !certain)
