@@ -20,6 +20,7 @@
 #include "smtp_int.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 
 static void client_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts);
@@ -990,24 +991,45 @@ static void server_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
 /* 5. public entry points                                             */
 
 /* Freed sessions kept for reuse (a few KiB each: allocating one per flow
- * made malloc consolidate its fast bins every time). Bounded; used only on the
- * application layer's one thread (docs/design.md, "Threads"). */
+ * made malloc consolidate its fast bins every time). Bounded, and one pool
+ * per thread: the SMTP layer runs on the worker thread (docs/design.md,
+ * "Threads"), unit tests and fuzzers on the main one. A thread's pool is
+ * freed when it exits (a pthread key's destructor) and the main thread's at
+ * exit(), so leak checkers see a clean exit. */
 #define SESS_POOL_MAX 64
-static struct sess *sess_pool[SESS_POOL_MAX];
-static size_t sess_pool_n;
+struct sess_pool {
+	struct sess *s[SESS_POOL_MAX];
+	size_t n;
+	bool registered; /* the key's destructor will free it */
+};
+static _Thread_local struct sess_pool sess_pool;
+static pthread_key_t sess_pool_key;
+static pthread_once_t sess_pool_once = PTHREAD_ONCE_INIT;
 
-static void sess_pool_drain(void)
+static void sess_pool_drain(void *arg)
 {
-	while (sess_pool_n)
-		free(sess_pool[--sess_pool_n]);
+	struct sess_pool *sp = arg;
+	while (sp->n)
+		free(sp->s[--sp->n]);
+}
+
+static void sess_pool_drain_main(void) { sess_pool_drain(&sess_pool); }
+
+static bool sess_pool_key_ok; /* set once (pthread_once), read after it */
+
+static void sess_pool_init(void)
+{
+	sess_pool_key_ok = pthread_key_create(&sess_pool_key, sess_pool_drain) == 0;
+	atexit(sess_pool_drain_main); /* exit() runs no key destructor */
 }
 
 struct smtp_session *smtp_session_new(const struct smtp_config *cfg, struct event_bus *bus,
                                       const struct flow_info *fi, uint64_t ts_us)
 {
 	struct sess *s;
-	if (sess_pool_n) {
-		s = sess_pool[--sess_pool_n];
+	struct sess_pool *sp = &sess_pool;
+	if (sp->n) {
+		s = sp->s[--sp->n];
 		/* zero it, except the AUTH slots past the ones used last time:
 		 * they were never written (3.4 of the 5.5 KiB) */
 		char *base = (char *)s;
@@ -1015,10 +1037,10 @@ struct smtp_session *smtp_session_new(const struct smtp_config *cfg, struct even
 		memset(base, 0, (size_t)(a0 - base));
 		memset(a1, 0, (size_t)(base + sizeof *s - a1));
 	} else {
-		static bool registered;
-		if (!registered) {
-			registered = true;
-			atexit(sess_pool_drain); /* so leak checkers see a clean exit */
+		if (!sp->registered) {
+			pthread_once(&sess_pool_once, sess_pool_init);
+			/* without the key, this thread frees its sessions at once */
+			sp->registered = sess_pool_key_ok && pthread_setspecific(sess_pool_key, sp) == 0;
 		}
 		s = xcalloc(1, sizeof *s);
 	}
@@ -1175,8 +1197,9 @@ void smtp_session_free(struct smtp_session *ps)
 	sbuf_free(&s->rbytes);
 	sbuf_free(&s->scratch);
 	free(s->q);
-	if (sess_pool_n < SESS_POOL_MAX)
-		sess_pool[sess_pool_n++] = s;
+	struct sess_pool *sp = &sess_pool;
+	if (sp->registered && sp->n < SESS_POOL_MAX)
+		sp->s[sp->n++] = s;
 	else
 		free(s);
 }

@@ -301,7 +301,10 @@ __attribute__((target("avx2,avx512f,avx512bw"))) static size_t text_run_avx512(s
 static size_t text_run(struct sess *s, struct txn_impl *t, const uint8_t *p, size_t i, size_t n)
 {
 #if SMTP_HAVE_AVX2
-	static int simd = -1; /* decided once: the CPU does not change (2 AVX-512BW, 1 AVX2, 0 none) */
+	/* decided once per thread (the SMTP layer runs on the worker thread, unit
+	 * tests and fuzzers on the main one): the CPU does not change (2
+	 * AVX-512BW, 1 AVX2, 0 none) */
+	static _Thread_local int simd = -1;
 	if (simd < 0) {
 		__builtin_cpu_init();
 		simd = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512f") ? 2
