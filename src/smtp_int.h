@@ -111,6 +111,7 @@ struct linebuf {
 	bool truncated;               /* bytes beyond the cap were dropped */
 	bool skip;                    /* after a gap: drop bytes up to the next LF */
 	bool gap_fresh;               /* skip was just set: the next bytes may start a line */
+	bool resync;                  /* the skip after a gap ended; no whole line taken since */
 	bool last_cr;                 /* the last byte appended or dropped was CR */
 };
 

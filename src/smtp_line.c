@@ -17,6 +17,7 @@ size_t line_take(struct linebuf *lb, size_t cap, const uint8_t *p, size_t n,
 		if (lf) {
 			lb->skip = false;
 			lb->last_cr = false;
+			lb->resync = true;
 		}
 		return take;
 	}
@@ -51,6 +52,7 @@ size_t line_take(struct linebuf *lb, size_t cap, const uint8_t *p, size_t n,
 
 void line_done(struct linebuf *lb)
 {
+	lb->resync = false;
 	sbuf_clear(&lb->buf);
 	lb->truncated = false;
 	lb->last_cr = false;
@@ -88,6 +90,14 @@ bool starts_with_code(const uint8_t *p, size_t n)
 /* After a gap: keep the next bytes if they look like the start of a line. */
 void gap_resync(struct linebuf *lb, const uint8_t *p, size_t n, bool server)
 {
+	if (lb->resync && lb->buf.len && !(server ? starts_with_code : starts_with_verb)(
+		    (const uint8_t *)lb->buf.buf, lb->buf.len) && (server ? starts_with_code(p, n) : starts_with_verb(p, n))) {
+		/* the tail of a line whose start was lost (a BDAT chunk, say, whose
+		 * command fell in the gap), then delivered bytes that start a line:
+		 * the tail is dropped, not glued to the next line */
+		line_done(lb);
+		return;
+	}
 	if (!lb->skip || !lb->gap_fresh)
 		return;
 	lb->gap_fresh = false;

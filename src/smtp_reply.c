@@ -107,6 +107,21 @@ static void reply_store(struct sess *s, const struct rawline *l)
 	s->rtext_n = l->n - t;
 }
 
+/* A capability list's text is its first line (the server's name and
+ * greeting, RFC 5321 §4.1.1.1), not its last keyword: r->text becomes the
+ * first line after the code, the separator and an enhanced code. */
+static void reply_first_text(struct smtp_reply *r)
+{
+	const struct smtp_reply_line *l = &r->lines[0];
+	size_t t = l->n >= 4 ? 4 : l->n;
+	char enh[16];
+	size_t e = enhanced_parse(l->p + t, l->n - t, enh);
+	if (e)
+		t = skip_sp(l->p, l->n, t + e);
+	r->text = l->p + t;
+	r->text_n = l->n - t;
+}
+
 /* An EHLO reply line "250-KEYWORD params" (RFC 5321 §4.1.1.1): *p, *m the
  * text after the code and separator; returns the keyword's length (up to a
  * space or '='). */
@@ -138,7 +153,8 @@ void caps_parse(struct sess *s, const struct smtp_reply_line *lines, size_t n)
 				size_t e = a;
 				while (e < m && p[e] >= '0' && p[e] <= '9')
 					e++;
-				parse_u64(p + a, e - a, UINT64_MAX, &c->size);
+				if (!parse_u64(p + a, e - a, UINT64_MAX, &c->size))
+					c->size = 0; /* bare "SIZE": no limit advertised */
 			} else if (cap_table[j].flag == SMTP_CAP_AUTH) {
 				/* "AUTH LOGIN PLAIN" (and the old "AUTH=LOGIN"; Postfix's
 				 * broken_sasl_auth_clients sends both): each mechanism once,
@@ -174,6 +190,8 @@ void caps_parse(struct sess *s, const struct smtp_reply_line *lines, size_t n)
 			}
 		}
 	}
+	/* RFC 1870 §3: 0 is no fixed maximum; no parameter states none */
+	c->size_unlimited = (c->flags & SMTP_CAP_SIZE) && c->size == 0;
 }
 
 static const char *class_word(int code)
@@ -332,6 +350,37 @@ static bool reply_data_lost(struct sess *s, struct smtp_reply *r, uint64_t ts)
 	return true;
 }
 
+/* A reply that answers nothing queued while the client is inside an AUTH
+ * exchange, on a capture with loss: the response it answers fell in a gap
+ * (the gap drops the response's queue entry with its bytes). 334 is the
+ * next challenge; a final reply (235 or a failure, RFC 4954 §4) ends the
+ * exchange, so the client's next lines are commands again. */
+static bool reply_auth_lost(struct sess *s, struct smtp_reply *r, uint64_t ts)
+{
+	struct auth_attempt *a = s->auth_cur;
+	int cls = r->code / 100;
+	if (s->pub.state != SMTP_ST_AUTH || !a || (!s->pub.gap_bytes[0] && !s->pub.gap_bytes[1]))
+		return false;
+	if (r->code != 334 && r->code != 235 && cls != 4 && cls != 5)
+		return false;
+	(void)ts;
+	raise_anom(s, NULL, ANOM_SMTP_REPLY_RESYNC);
+	r->answers = SMTP_VERB_AUTH;
+	if (r->code == 334) {
+		auth_server_challenge(a, r->text, r->text_n);
+		r->answer = SMTP_ANSWER_INTERMEDIATE;
+		r->label = "AUTH continue (response lost)";
+		return true;
+	}
+	auth_server_result(a, r->code);
+	s->auth_cur = NULL;
+	enter_state(s, SMTP_ST_COMMAND);
+	r->answer = SMTP_ANSWER_AUTH;
+	label_join(s->label, sizeof s->label, "AUTH", class_word(r->code), "(response lost)");
+	r->label = s->label;
+	return true;
+}
+
 void reply_finish(struct sess *s, uint64_t ts)
 {
 	/* The reply is complete from here on: its effects may release held
@@ -432,6 +481,9 @@ void reply_finish(struct sess *s, uint64_t ts)
 			s->qlen--;
 			have = true;
 			r.answers = e.verb;
+			if (e.kind == PEND_CMD && (e.verb == SMTP_VERB_EHLO || e.verb == SMTP_VERB_LHLO) &&
+			    r.n_lines > 1)
+				reply_first_text(&r);
 			if (e.kind == PEND_EOD) {
 				r.answer = SMTP_ANSWER_MESSAGE;
 				label_join(s->label, sizeof s->label, "message", class_word(r.code), NULL);
@@ -445,7 +497,7 @@ void reply_finish(struct sess *s, uint64_t ts)
 			r.label = s->label;
 		}
 	}
-	if (unexpected && !reply_data_lost(s, &r, ts)) {
+	if (unexpected && !reply_data_lost(s, &r, ts) && !reply_auth_lost(s, &r, ts)) {
 		if (r.code != 421) /* 421 may come unsolicited (RFC 5321 §3.8) */
 			raise_anom(s, NULL, ANOM_SMTP_UNEXPECTED_REPLY);
 		r.answer = SMTP_ANSWER_UNEXPECTED;
