@@ -75,7 +75,7 @@ const struct auth_attempt *smtp_session_auth(const struct smtp_session *s)
 /* ------------------------------------------------------------------ */
 /* 2. command handlers                                                */
 
-void cmd_emit(struct sess *s, struct cmd *c)
+static void cmd_emit(struct sess *s, struct cmd *c)
 {
 	if (c->emitted)
 		return;
@@ -608,8 +608,7 @@ static void reply_auth(struct sess *s, struct pending *e, const struct smtp_repl
 	}
 }
 
-/* ------------------------------------------------------------------ */
-/* 3. client side: dispatch, AUTH lines, hold                         */
+/* --- the verb table ----------------------------------------------------- */
 
 /* One row per verb (OpenSMTPD style, indexed by the verb): its name, the
  * command's handler, the handler of its reply (NULL: nothing beyond what
@@ -651,6 +650,9 @@ static enum smtp_verb verb_find(const uint8_t *p, size_t n)
 			return (enum smtp_verb)v;
 	return SMTP_VERB_UNKNOWN;
 }
+
+/* ------------------------------------------------------------------ */
+/* 3. client side: dispatch, AUTH lines, hold                         */
 
 /* The verb (up to the first space) of line l, and the argument after it;
  * SMTP_VERB_UNKNOWN when the verb is not in the table. */

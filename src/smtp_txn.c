@@ -79,7 +79,7 @@ void txn_detach(struct sess *s, struct txn_impl *t, enum smtp_txn_end end, uint6
 /* The AUTH in effect for a new transaction: as smtp_session_auth(), but
  * only among the attempts made since the last STARTTLS (RFC 3207 §4.2: the
  * server discards what it knew of the client, authentication included). */
-const struct auth_attempt *txn_auth(const struct sess *s)
+static const struct auth_attempt *txn_auth(const struct sess *s)
 {
 	const struct smtp_session *p = &s->pub;
 	for (size_t i = p->n_auth; i > s->auth_base; i--)
