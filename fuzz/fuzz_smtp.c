@@ -1,4 +1,4 @@
-/* libFuzzer target: the SMTP dissector with AUTH decoding (src/smtp.c,
+/* libFuzzer target: the SMTP dissector with AUTH decoding (src/smtp*.c,
  * src/auth.c), the message path (src/msgwire.c -> src/imf*.c, src/verdict.c)
  * and the output sinks (src/out_json.c, src/out_text.c, src/out_summary.c
  * writing to /dev/null; src/ui_model.c, the UI's bounded escaped copies).

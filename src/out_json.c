@@ -410,8 +410,14 @@ static void emit_session(struct out_json *j, const struct event *ev)
 	kv_pair_u64(b, "tls_bytes", s->tls_bytes);
 	key(b, "capabilities");
 	caps_array(b, &s->caps);
-	if (s->caps.flags & SMTP_CAP_SIZE)
-		kv_u64(b, "size_limit", s->caps.size);
+	if (s->caps.flags & SMTP_CAP_SIZE) { /* null: advertised without a limit */
+		if (s->caps.size_unlimited) {
+			key(b, "size_limit");
+			ob_add(b, "null", 4);
+		} else {
+			kv_u64(b, "size_limit", s->caps.size);
+		}
+	}
 	if (s->caps.flags & SMTP_CAP_AUTH)
 		kv_str(b, "auth_mechanisms", s->caps.auth);
 	key(b, "auth");
