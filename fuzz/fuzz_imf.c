@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "imf.h"
+#include "out_imf.h"
 #include "sbuf.h"
 #include "fuzz_common.h"
 
@@ -29,8 +30,8 @@ static void feed(struct imf_parser *p, const uint8_t *m, size_t n, uint8_t seed,
 	imf_finish(p);
 	const struct imf_headers *h = imf_headers(p);
 	struct sbuf out = { 0 };
-	imf_headers_json(&out, h);
-	imf_headers_text(&out, h, "  ");
+	out_imf_headers_json(&out, h);
+	out_imf_headers_text(&out, h, "  ");
 	(void)imf_strstate(p);
 	sbuf_free(&out);
 }

@@ -1,4 +1,4 @@
-/* libFuzzer target: the SMTP dissector with AUTH decoding (src/smtp.c,
+/* libFuzzer target: the SMTP dissector with AUTH decoding (src/smtp*.c,
  * src/auth.c), the message path (src/msgwire.c -> src/imf*.c, src/verdict.c)
  * and the output sinks (src/out_json.c, src/out_text.c, src/out_summary.c
  * writing to /dev/null; src/ui_model.c, the UI's bounded escaped copies).
@@ -47,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	oo.events = (opt & 2) != 0;
 	oo.color = oo.show_body = (opt & 4) != 0;
 	oo.findings_only = (opt & 8) != 0;
-	oo.write_headers_json = msgwire_headers_json;
-	oo.write_headers_text = msgwire_headers_text;
+	oo.write_headers_json = out_imf_txn_json;
+	oo.write_headers_text = out_imf_txn_text;
 	struct event_bus bus;
 	memset(&bus, 0, sizeof bus);
 	event_bus_add(&bus, out_json_new(g_null, &oo));

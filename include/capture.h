@@ -20,8 +20,9 @@ struct capture_pkt {
 
 typedef void (*capture_cb)(void *user, const struct capture_pkt *pkt);
 
-/* Open a file ("-" is standard input; a name ending in ".gz" is decompressed
- * through gzip(1)). On failure returns NULL and writes a
+/* Open a file ("-" is standard input). A file, a pipe or standard input
+ * that starts with the gzip magic (1f 8b), whatever its name, is
+ * decompressed through gzip(1). On failure returns NULL and writes a
  * one-line reason into err. */
 struct capture *capture_open_file(const char *path, char *err, size_t errlen);
 /* Open a live interface: full snaplen, immediate mode, promiscuous. */

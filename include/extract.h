@@ -4,7 +4,7 @@
  * extraction".
  *
  * Input is the SMTP dissector's message stream (struct smtp_msg_hooks, fanned
- * out by msgwire): begin / data / gap / end for the bytes after dot-unstuffing
+ * out by the analyzer to msgwire and to extract_msg_hooks()): begin / data / gap / end for the bytes after dot-unstuffing
  * (or BDAT chunk payloads), in client order, and the EV_TRANSACTION event once
  * the transaction is over (through the sink returned by extract_sink(), or by
  * calling extract_complete() directly).
@@ -70,12 +70,18 @@ struct extract;
  * is not a writable directory, or FILE is a symlink or cannot be opened. */
 struct extract *extract_new(const struct extract_opts *o, char *err, size_t errlen);
 
-/* The message stream; call these from the smtp_msg_hooks of the same name.
+/* The message stream; call these from the smtp_msg_hooks of the same name
+ * (or hand the SMTP layer extract_msg_hooks(x), which does).
  * t is only used as a key and for its envelope/timestamps while it lives. */
 void extract_begin(struct extract *x, struct smtp_txn *t);
 void extract_data(struct extract *x, struct smtp_txn *t, const uint8_t *p, size_t n);
 void extract_gap(struct extract *x, struct smtp_txn *t, uint64_t len);
 void extract_end(struct extract *x, struct smtp_txn *t);
+/* x's message stream as SMTP message hooks (begin/data/gap/end; no
+ * complete/session_end: the transaction comes through extract_sink()).
+ * The analyzer fans the SMTP layer's stream out to these and to msgwire's
+ * (docs/design.md, "Layers"). Valid while x lives. */
+const struct smtp_msg_hooks *extract_msg_hooks(struct extract *x);
 
 /* ev is the EV_TRANSACTION of a transaction (findings attached): write the
  * sidecar, finish anything left open, forget the transaction. Other event

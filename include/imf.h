@@ -14,7 +14,8 @@
  *
  * Strings in struct imf_headers are NUL-terminated UTF-8 where the input could
  * be decoded, otherwise the original bytes (never NUL: a NUL byte on the wire
- * becomes U+FFFD). Sinks must escape them (include/esc.h).
+ * becomes U+FFFD). Sinks must escape them (include/esc.h); the JSON and
+ * transcript forms are written by the output layer (include/out_imf.h).
  */
 #ifndef SMTPSCOPE_IMF_H
 #define SMTPSCOPE_IMF_H
@@ -89,8 +90,27 @@ struct imf_headers {
 
 struct imf_parser;
 
-/* A new parser, ready for a message. Never NULL (aborts on out-of-memory). */
+/* Scratch buffers reused from one address-list parse to the next, so a
+ * header field costs no malloc/free. Whoever owns one uses it from one thread
+ * at a time (msgwire keeps one per instance and lends it to its parsers:
+ * docs/design.md, "Per-thread state"). Start from IMF_SCRATCH_INIT; release
+ * with imf_scratch_free(). What a field leaves in it is bounded (a
+ * pathological field's buffers are given back, not kept). */
+struct imf_tok;
+struct imf_scratch {
+	struct sbuf raw, dec, addr, text;
+	struct imf_tok *tok;
+	size_t tok_cap;
+};
+#define IMF_SCRATCH_INIT { SBUF_INIT, SBUF_INIT, SBUF_INIT, SBUF_INIT, NULL, 0 }
+void imf_scratch_free(struct imf_scratch *sc);
+
+/* A new parser, ready for a message. Never NULL (aborts on out-of-memory).
+ * It keeps its own scratch. */
 struct imf_parser *imf_parser_new(void);
+/* The same, borrowing sc (which must outlive the parser and is used only
+ * while one of its calls runs, so several parsers of one thread share it). */
+struct imf_parser *imf_parser_new_scratch(struct imf_scratch *sc);
 /* Forget the current message; ready for a new one. */
 void imf_parser_reset(struct imf_parser *p);
 /* Message bytes in order, split anywhere. Bounded work and memory. */
@@ -110,12 +130,6 @@ void imf_parser_free(struct imf_parser *p);
 /* The parser state as a constant string ("headers", "headers_skip", "body", "done"), for logs. */
 const char *imf_strstate(const struct imf_parser *p);
 
-/* Append the "headers" JSON object (docs/schema.md) for h. */
-void imf_headers_json(struct sbuf *out, const struct imf_headers *h);
-/* Append a human summary, one "<indent>Name: value\n" line per present field,
- * every value escaped with esc_tty. */
-void imf_headers_text(struct sbuf *out, const struct imf_headers *h, const char *indent);
-
 /* --- building blocks, exported for tests and for other modules --- */
 
 /* Parse an RFC 5322 address-list / mailbox-list (§3.4, obsolete forms of
@@ -124,6 +138,8 @@ void imf_headers_text(struct sbuf *out, const struct imf_headers *h, const char 
  * Group names are dropped, their members kept. Returns 0 if the syntax was
  * clean, -1 if something had to be skipped (addresses found are still kept). */
 int imf_parse_addresses(struct imf_addr_list *list, const char *in, size_t n);
+/* The same with the caller's scratch (no allocation for the scratch). */
+int imf_parse_addresses_with(struct imf_scratch *sc, struct imf_addr_list *list, const char *in, size_t n);
 /* The same through the general lexer only (imf_parse_addresses tries a fast
  * path for the common shapes first); for tests. */
 int imf_parse_addresses_lexed(struct imf_addr_list *list, const char *in, size_t n);

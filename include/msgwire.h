@@ -5,19 +5,22 @@
 #define SMTPSCOPE_MSGWIRE_H
 
 #include <stdbool.h>
-#include "sbuf.h"
+#include "imf.h"
 #include "smtp.h"
 
+/* A msgwire and the transactions it served belong to one thread at a time
+ * (it keeps a pool of parsers, no locks); free the SMTP sessions it served
+ * before it (their transactions hand their parsers back to it). */
 struct msgwire;
 struct msgwire *msgwire_new(bool strict_alignment);
 const struct smtp_msg_hooks *msgwire_hooks(struct msgwire *m);
 void msgwire_free(struct msgwire *m);
-struct extract;
-/* Also hand every message to the extractor x (borrowed; NULL: none). */
-void msgwire_set_extract(struct msgwire *m, struct extract *x);
-/* For struct out_opts: write a transaction's headers (txn->headers as set
- * by these hooks) as the JSON "headers" object / as transcript lines. */
-void msgwire_headers_json(struct sbuf *out, const void *headers);
-void msgwire_headers_text(struct sbuf *out, const void *headers, const char *indent);
+/* The parsed headers of t's message (what these hooks keep in
+ * t->headers), or NULL if no message began. Valid while t lives. */
+const struct imf_headers *msgwire_txn_headers(const struct smtp_txn *t);
+/* The same from the opaque t->headers alone (for the struct out_opts hooks,
+ * which see only that pointer): never NULL for a non-NULL headers, even
+ * before the message began (then every field is empty). */
+const struct imf_headers *msgwire_headers_of(const void *headers);
 
 #endif

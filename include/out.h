@@ -26,12 +26,17 @@ struct out_opts {
 	bool group;          /* text: hold each session's lines until it ends (offline reports) */
 	/* Optional: append the JSON value of txn->headers (an object) to out;
 	 * called by out_json when non-NULL and txn->headers is not NULL
-	 * (the imf module provides it). */
+	 * (out_imf_txn_json below). */
 	void (*write_headers_json)(struct sbuf *out, const void *headers);
 	/* Optional: append a human summary of txn->headers, each line starting
 	 * with indent and ending with '\n' (text transcript). */
 	void (*write_headers_text)(struct sbuf *out, const void *headers, const char *indent);
 };
+
+/* The two hooks above for smtpscope's own header parser (src/out_imf.c):
+ * headers is the txn->headers that msgwire attached. */
+void out_imf_txn_json(struct sbuf *out, const void *headers);
+void out_imf_txn_text(struct sbuf *out, const void *headers, const char *indent);
 
 /* New sinks writing to f (borrowed). o is copied. Close with s->ops->close. */
 struct sink *out_text_new(FILE *f, const struct out_opts *o);

@@ -91,7 +91,9 @@ const char *smtp_state_str(enum smtp_state st);
 #define SMTP_CAP_REQUIRETLS          0x8000u /* RFC 8689 */
 struct smtp_caps {
 	uint32_t flags;          /* SMTP_CAP_* from the latest 250 to EHLO/LHLO */
-	uint64_t size;           /* SIZE value (0 = none or no limit) */
+	uint64_t size;           /* SIZE limit in octets (0 unless a limit is advertised) */
+	bool size_unlimited;     /* SIZE advertised without a limit: "SIZE 0" (no fixed maximum)
+	                            or a bare "SIZE" (none stated), RFC 1870 §3; size is 0 */
 	char auth[128];          /* AUTH mechanisms as advertised, space-separated, printable ASCII */
 	bool seen;               /* an EHLO/LHLO reply was parsed */
 };

@@ -35,6 +35,18 @@ smtpscope's JSON output and the normal session's envelope. The captures:
                     2^31) into which RSTs are injected from both sides, at
                     sequence numbers below, above and all around the
                     receiver's window; its mail must still be reported
+  unicode_lower_CLASS  one per class of fuzz/case_expanding.txt (code points
+                    whose lowercase, as libpsl computes it, is longer in UTF-8):
+                    MAIL FROM and From: domains of 255 of its code points (one
+                    label), then of exactly 254, 255 and 256 bytes before
+                    lowercasing (its code points, padded with 'a'); each
+                    transaction must be reported with its MAIL FROM and From:
+  nul_encodings     a NUL in the display name, Subject and attachment name
+                    of each message, in every header encoding that can carry
+                    one (RFC 2047 B/Q in UTF-8, Latin-1, UTF-16/32, UTF-7,
+                    Shift_JIS, GB18030; RFC 2231 incl. continuations and
+                    UTF-16; an encoded word in a quoted file name): each must
+                    come out as U+FFFD with the text after it kept
   syn_flood         (--syn-flood only: ~20 MB gzip'd, not committed) 1,000,000
                     bare SYNs on port 25 from distinct sources, minimal raw-IP
                     frames, with three real sessions interleaved
@@ -46,6 +58,7 @@ smtpscope's JSON output and the normal session's envelope. The captures:
 
 import base64
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -382,6 +395,105 @@ def b_rst_out_of_window(pc, t0):
     t.client(smtp_lines("QUIT"))
     t.server(reply(221, "2.0.0 Bye"))
     t.close()
+def case_expanding_classes():
+    """{class: [code points]} from fuzz/case_expanding.txt, in file order."""
+    classes = {}
+    with open(os.path.join(os.path.dirname(HERE), "fuzz", "case_expanding.txt"), encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("U+"):
+                cp, _, _, _, _, cls = line.split()[:6]
+                classes.setdefault(cls, []).append(int(cp[2:], 16))
+    return classes
+
+
+def lower_domains(cps):
+    """(local part, domain): 255 code points (local part "c": 255 four-byte code
+    points make a 1,022-byte address, SMTP_ADDR_MAX is 1,024), then 254, 255
+    and 256 bytes."""
+    out = [("c", "".join(chr(cps[i % len(cps)]) for i in range(255)))]
+    for size in (254, 255, 256):
+        d, i = "", 0
+        while len((d + chr(cps[i % len(cps)])).encode()) <= size:
+            d += chr(cps[i % len(cps)])
+            i += 1
+        out.append(("b%d" % size, d + "a" * (size - len(d.encode()))))
+    return out
+
+
+def unicode_lower_builder(name, cps):
+    def build(pc, t0):
+        t = hostile_start(pc, name, t0)
+        for local, dom in lower_domains(cps):
+            addr = "%s@%s" % (local, dom)
+            t.client(smtp_lines("MAIL FROM:<%s> SMTPUTF8" % addr, "RCPT TO:<v@victim.example>", "DATA"))
+            t.server(reply(250, "2.1.0 Ok") + reply(250, "2.1.5 Ok") + reply(354, "go"))
+            t.client(dot_stuff("From: <%s>\r\nTo: <v@victim.example>\r\nSubject: %s\r\n\r\nx\r\n" % (addr, local)))
+            t.server(reply(250, "2.0.0 Ok: queued"))
+        t.client(smtp_lines("QUIT"))
+        t.server(reply(221, "Bye"))
+        t.close()
+    return build
+
+
+def unicode_lower_expect(cps):
+    """The transactions check.py must find: MAIL FROM and From: by digest."""
+    out = []
+    for local, dom in lower_domains(cps):
+        a = ("%s@%s" % (local, dom)).encode()
+        out.append({"local": local, "bytes": len(a), "sha1": hashlib.sha1(a).hexdigest()})
+    return out
+
+
+NUL_TEXT = "Pay\x00Pal"          # what every encoding below carries
+NUL_WANT = "Pay\ufffdPal"         # what smtpscope must report: U+FFFD, nothing cut
+
+
+def b64(b):
+    return base64.b64encode(b).decode()
+
+
+def nul_encodings():
+    """(tag, display-name / Subject encoded word or text, attachment parameter)
+    for every header encoding that can carry a NUL: RFC 2047 B and Q in
+    single- and multi-byte charsets (UTF-16/32 carry the NUL as 00 00), UTF-7
+    (+AAA-), RFC 2231 percent-encoding (also in a continuation and in UTF-16),
+    and an encoded word inside a quoted file name (a common non-standard form)."""
+    t = NUL_TEXT
+    return [
+        ("b_utf8", "=?UTF-8?B?%s?=" % b64(t.encode()), 'filename*=UTF-8\'\'Pay%00Pal.pdf'),
+        ("q_utf8", "=?UTF-8?Q?Pay=00Pal?=", 'filename*0*=UTF-8\'\'Pay%00; filename*1*=Pal.pdf'),
+        ("q_latin1", "=?ISO-8859-1?Q?Pay=00Pal?=", 'filename*=ISO-8859-1\'\'Pay%00Pal.pdf'),
+        ("b_utf16be", "=?UTF-16BE?B?%s?=" % b64(t.encode("utf-16-be")),
+         'filename*=UTF-16BE\'\'' + "".join("%%%02X" % c for c in (t + ".pdf").encode("utf-16-be"))),
+        ("b_utf16le", "=?UTF-16LE?B?%s?=" % b64(t.encode("utf-16-le")), 'filename="=?UTF-8?B?%s?="' % b64((t + ".pdf").encode())),
+        ("b_utf16bom", "=?UTF-16?B?%s?=" % b64(t.encode("utf-16")), 'filename="=?UTF-8?Q?Pay=00Pal.pdf?="'),
+        ("b_utf32", "=?UTF-32BE?B?%s?=" % b64(t.encode("utf-32-be")), 'filename*=UTF-8\'\'Pay%00Pal.pdf'),
+        ("utf7", "=?UTF-7?Q?Pay+AAA-Pal?=", 'filename*=UTF-8\'\'Pay%00Pal.pdf'),
+        ("q_sjis", "=?Shift_JIS?Q?Pay=00Pal?=", 'filename*=Shift_JIS\'\'Pay%00Pal.pdf'),
+        ("q_gb18030", "=?GB18030?B?%s?=" % b64(t.encode("gb18030")), 'filename*=GB18030\'\'Pay%00Pal.pdf'),
+    ]
+
+
+def b_nul_encodings(pc, t0):
+    t = hostile_start(pc, "nul_encodings", t0)
+    for tag, word, fparam in nul_encodings():
+        addr = "nul-%s@paypal.example" % tag
+        t.client(smtp_lines("MAIL FROM:<%s>" % addr, "RCPT TO:<v@victim.example>", "DATA"))
+        t.server(reply(250, "2.1.0 Ok") + reply(250, "2.1.5 Ok") + reply(354, "go"))
+        msg = ("From: %s <%s>\r\nTo: <v@victim.example>\r\nSubject: %s\r\nMIME-Version: 1.0\r\n"
+               "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+               "--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; %s\r\n\r\nJVBERi0=\r\n--b--\r\n"
+               % (word, addr, word, fparam))
+        t.client(dot_stuff(msg))
+        t.server(reply(250, "2.0.0 Ok: queued"))
+    t.client(smtp_lines("QUIT"))
+    t.server(reply(221, "Bye"))
+    t.close()
+
+
+def nul_expect():
+    return [{"mail_from": "nul-%s@paypal.example" % tag, "from_name": NUL_WANT, "subject": NUL_WANT,
+             "attachment": NUL_WANT + ".pdf"} for tag, _, _ in nul_encodings()]
 
 
 # ---- the SYN flood (generated at test time) -------------------------------------
@@ -490,6 +602,10 @@ def main(argv):
     capture(outdir, "rst_out_of_window", ["tcp_rst_out_of_window", "tcp_bad_flags"], b_rst_out_of_window,
             {"also": [{"user": RST_USER, "mail_from": "ceo@victim.example", "rcpt": "finance@victim.example"}],
              "not_mail_from": ["evil@evil.example"]})
+    capture(outdir, "nul_encodings", ["imf_nul_byte"], b_nul_encodings, {"nul_headers": nul_expect()})
+    for cls, cps in case_expanding_classes().items():
+        name = "unicode_lower_" + cls
+        capture(outdir, name, [], unicode_lower_builder(name, cps), {"transactions": unicode_lower_expect(cps)})
     with open(os.path.join(outdir, "expect.json"), "w") as f:
         json.dump(EXPECT, f, indent=1, sort_keys=True)
         f.write("\n")

@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ascii.h"
+#include "extract.h"
 #include "msgwire.h"
 #include "sbuf.h"
 #include "smtp.h"
@@ -77,6 +79,80 @@ struct flow_app {
 	struct dump *dump;         /* NULL without --dump-streams */
 };
 
+/* The SMTP layer hands its message stream to one set of hooks; the
+ * consumers that want it (extraction, header parsing and verdicts) do not
+ * know each other, so the wiring fans it out here: every hook of a, then
+ * the same hook of b (either may be NULL, as may any hook). */
+struct msg_tee {
+	struct smtp_msg_hooks hooks; /* what the SMTP layer calls */
+	const struct smtp_msg_hooks *a, *b;
+};
+
+static void tee_begin(void *u, struct smtp_txn *t)
+{
+	const struct msg_tee *m = u;
+	if (m->a && m->a->begin)
+		m->a->begin(m->a->user, t);
+	if (m->b && m->b->begin)
+		m->b->begin(m->b->user, t);
+}
+
+static void tee_data(void *u, struct smtp_txn *t, const uint8_t *p, size_t n)
+{
+	const struct msg_tee *m = u;
+	if (m->a && m->a->data)
+		m->a->data(m->a->user, t, p, n);
+	if (m->b && m->b->data)
+		m->b->data(m->b->user, t, p, n);
+}
+
+static void tee_gap(void *u, struct smtp_txn *t, uint64_t len)
+{
+	const struct msg_tee *m = u;
+	if (m->a && m->a->gap)
+		m->a->gap(m->a->user, t, len);
+	if (m->b && m->b->gap)
+		m->b->gap(m->b->user, t, len);
+}
+
+static void tee_end(void *u, struct smtp_txn *t)
+{
+	const struct msg_tee *m = u;
+	if (m->a && m->a->end)
+		m->a->end(m->a->user, t);
+	if (m->b && m->b->end)
+		m->b->end(m->b->user, t);
+}
+
+static void tee_complete(void *u, struct smtp_txn *t)
+{
+	const struct msg_tee *m = u;
+	if (m->a && m->a->complete)
+		m->a->complete(m->a->user, t);
+	if (m->b && m->b->complete)
+		m->b->complete(m->b->user, t);
+}
+
+static void tee_session_end(void *u, struct smtp_session *s)
+{
+	const struct msg_tee *m = u;
+	if (m->a && m->a->session_end)
+		m->a->session_end(m->a->user, s);
+	if (m->b && m->b->session_end)
+		m->b->session_end(m->b->user, s);
+}
+
+/* The hooks to give the SMTP layer: a alone when there is no b (no
+ * indirection in the common case), else the tee t of a then b. */
+static const struct smtp_msg_hooks *msg_tee_init(struct msg_tee *t, const struct smtp_msg_hooks *a,
+                                                 const struct smtp_msg_hooks *b)
+{
+	if (!a || !b)
+		return a ? a : b;
+	*t = (struct msg_tee){ { tee_begin, tee_data, tee_gap, tee_end, tee_complete, tee_session_end, t }, a, b };
+	return &t->hooks;
+}
+
 struct analyzer {
 	struct analyzer_opts o;
 	struct event_bus *bus;
@@ -84,6 +160,7 @@ struct analyzer {
 	struct flow_table *flows;
 	struct smtp_config smtp_cfg;
 	struct msgwire *msg;        /* header parsing + verdicts for messages */
+	struct msg_tee tee;         /* the SMTP message stream to --extract, then msgwire */
 	struct analyzer_stats st;
 	uint64_t last_expire_us;    /* packet time of the last expiry pass */
 	uint64_t keys_reread_us;    /* -i: monotonic time the worker last re-read the key logs */
@@ -181,10 +258,7 @@ static int prefix_state(const uint8_t *p, size_t n, const char *want)
 {
 	size_t w = strlen(want);
 	for (size_t i = 0; i < n && i < w; i++) {
-		uint8_t c = p[i];
-		if (c >= 'a' && c <= 'z')
-			c = (uint8_t)(c - 32);
-		if (c != (uint8_t)want[i])
+		if (ascii_upper(p[i]) != (unsigned char)want[i])
 			return -1; /* no */
 	}
 	return n >= w ? 1 : 0; /* yes / not enough bytes yet */
@@ -811,9 +885,11 @@ struct analyzer *analyzer_new(const struct analyzer_opts *o, int linktype, struc
 	}
 	a->dec = decoder_new(linktype);
 	a->msg = msgwire_new(o->strict_alignment);
-	msgwire_set_extract(a->msg, o->extract);
 	a->smtp_cfg.show_secrets = o->show_secrets;
-	a->smtp_cfg.msg = msgwire_hooks(a->msg);
+	/* extraction sees each message's bytes before the header parser, as it
+	 * always did; the transaction reaches it later through its sink */
+	a->smtp_cfg.msg = msg_tee_init(&a->tee, o->extract ? extract_msg_hooks(o->extract) : NULL,
+	                               msgwire_hooks(a->msg));
 	struct flow_hooks h = { hook_open, hook_data, hook_gap, hook_close, hook_precious, a };
 	a->flows = flow_table_new(&o->flow, &h);
 	/* each thread gets its own malloc arena (one shared arena made them wait

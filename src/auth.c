@@ -235,6 +235,195 @@ static bool attr_find(const uint8_t *p, size_t n, const char *key, const uint8_t
 	return false;
 }
 
+/* --- one function per mechanism ---------------------------------------- */
+
+/* A client response, base64-decoded (q[0..qn), what decoded before an
+ * error); idx its index among the attempt's responses (0 the first). */
+struct resp {
+	const uint8_t *q;
+	size_t qn;
+	unsigned idx;
+	bool initial;                 /* the initial response on the AUTH line */
+	bool empty;                   /* "=" (initial) or nothing: empty */
+};
+
+static unsigned malformed(struct auth_attempt *a)
+{
+	a->malformed = true;
+	return AUTH_ANOM_MALFORMED;
+}
+
+/* LOGIN: the first response is the username, the second the password; the
+ * prompt text is not consulted (servers differ). */
+static unsigned resp_login(struct auth_attempt *a, const struct resp *r, struct auth_note *note)
+{
+	if (r->idx == 0) {
+		field_set(&a->user, r->q, r->qn);
+		a->has_user = true;
+		note_set(note, "username", &a->user, false, false);
+	} else if (r->idx == 1) {
+		field_set(&a->secret, r->q, r->qn);
+		a->has_secret = true;
+		note_set(note, "password", &a->secret, true, true);
+	} else {
+		note_set(note, "extra response", NULL, false, true);
+		return AUTH_ANOM_EXTRA;
+	}
+	return 0;
+}
+
+/* PLAIN (RFC 4616): authzid NUL authcid NUL passwd. */
+static unsigned resp_plain(struct auth_attempt *a, const struct resp *r, struct auth_note *note)
+{
+	const uint8_t *q = r->q;
+	size_t qn = r->qn;
+	if (r->empty && r->idx == 0 && r->initial) {
+		/* "AUTH PLAIN =": empty initial response; credentials follow */
+		a->n_resp = 0;
+		note_set(note, "empty", NULL, false, false);
+		return 0;
+	}
+	if (r->idx > 0 && a->has_user) {
+		note_set(note, "extra response", NULL, false, true);
+		return AUTH_ANOM_EXTRA;
+	}
+	size_t z1 = find_byte(q, qn, 0);
+	size_t z2 = z1 < qn ? z1 + 1 + find_byte(q + z1 + 1, qn - z1 - 1, 0) : qn;
+	if (z1 >= qn || z2 >= qn) {
+		note_set(note, "malformed credentials", NULL, false, true);
+		return malformed(a);
+	}
+	field_set(&a->authzid, q, z1);
+	field_set(&a->user, q + z1 + 1, z2 - z1 - 1);
+	field_set(&a->secret, q + z2 + 1, qn - z2 - 1);
+	a->has_user = a->has_secret = true;
+	note_set(note, "credentials", &a->user, false, true);
+	return 0;
+}
+
+/* CRAM-MD5 (RFC 2195): "user SP hexdigest"; the user may contain spaces,
+ * the digest is after the last one. */
+static unsigned resp_cram_md5(struct auth_attempt *a, const struct resp *r, struct auth_note *note)
+{
+	size_t sp = r->qn;
+	while (sp > 0 && r->q[sp - 1] != ' ')
+		sp--;
+	if (sp == 0) {
+		note_set(note, "malformed response", NULL, false, true);
+		return malformed(a);
+	}
+	field_set(&a->user, r->q, sp - 1);
+	field_set(&a->secret, r->q + sp, r->qn - sp);
+	a->has_user = a->has_secret = true;
+	note_set(note, "username", &a->user, false, true);
+	return 0;
+}
+
+/* XOAUTH2 (Google): "user=" user ^A "auth=Bearer " token ^A^A. */
+static unsigned resp_xoauth2(struct auth_attempt *a, const struct resp *r, struct auth_note *note)
+{
+	const uint8_t *q = r->q, *v;
+	size_t qn = r->qn, vn;
+	unsigned anoms = 0;
+	if (a->has_secret) {
+		/* the empty reply a client sends to the error challenge */
+		note_set(note, qn ? "extra response" : "error acknowledgement", NULL, false, false);
+		return 0;
+	}
+	if (has_prefix_ci(q, qn, "user=")) {
+		size_t e = find_byte(q, qn, 0x01);
+		field_set(&a->user, q + 5, e - 5);
+		a->has_user = true;
+	} else {
+		anoms |= malformed(a);
+	}
+	if (attr_find(q, qn, "auth=", &v, &vn)) {
+		field_set(&a->secret, v, vn);
+		a->has_secret = true;
+	}
+	note_set(note, "username", a->has_user ? &a->user : NULL, false, true);
+	return anoms;
+}
+
+/* OAUTHBEARER (RFC 7628 §3.1): gs2-header "n,a=user," then kvpairs
+ * ^A-separated. */
+static unsigned resp_oauthbearer(struct auth_attempt *a, const struct resp *r, struct auth_note *note)
+{
+	const uint8_t *q = r->q, *v;
+	size_t qn = r->qn, vn;
+	unsigned anoms = 0;
+	if (a->has_secret) {
+		note_set(note, qn ? "extra response" : "error acknowledgement", NULL, false, false);
+		return 0;
+	}
+	size_t hdr = find_byte(q, qn, 0x01);
+	if (attr_find(q, hdr, "a=", &v, &vn)) {
+		field_set(&a->user, v, vn);
+		a->has_user = true;
+	}
+	if (attr_find(q, qn, "auth=", &v, &vn)) {
+		field_set(&a->secret, v, vn);
+		a->has_secret = true;
+	}
+	if (!a->has_secret && !a->has_user)
+		anoms |= malformed(a);
+	note_set(note, "username", a->has_user ? &a->user : NULL, false, true);
+	return anoms;
+}
+
+/* NTLM (MS-NLMP): NEGOTIATE, then AUTHENTICATE with the user. */
+static unsigned resp_ntlm(struct auth_attempt *a, const struct resp *r, struct auth_note *note)
+{
+	int t = auth_ntlm_parse(r->q, r->qn, &a->user, &a->domain, &a->workstation);
+	if (t == 1) {
+		note_set(note, "NTLM negotiate", NULL, false, false);
+	} else if (t == 3) {
+		a->has_user = true;
+		a->has_secret = true; /* the NTLM response can be cracked offline */
+		note_set(note, "NTLM authenticate user", &a->user, false, true);
+	} else {
+		note_set(note, "malformed NTLM", NULL, false, true);
+		return malformed(a);
+	}
+	return 0;
+}
+
+/* SCRAM (RFC 5802): client-first "n,,n=user,r=nonce", then the proof. */
+static unsigned resp_scram(struct auth_attempt *a, const struct resp *r, struct auth_note *note)
+{
+	const uint8_t *v;
+	size_t vn;
+	if (!a->has_user && attr_find(r->q, r->qn, "n=", &v, &vn)) {
+		field_set(&a->user, v, vn);
+		a->has_user = true;
+		note_set(note, "username", &a->user, false, false);
+	} else {
+		note_set(note, "proof", NULL, false, true);
+	}
+	return 0;
+}
+
+/* A mechanism not decoded: every response may carry a secret. */
+static unsigned resp_other(struct auth_attempt *a, const struct resp *r, struct auth_note *note)
+{
+	(void)a;
+	(void)r;
+	note_set(note, "response", NULL, false, true);
+	return 0;
+}
+
+/* What each mechanism's client responses mean (indexed by enum auth_mech). */
+static unsigned (*const mech_response[])(struct auth_attempt *, const struct resp *, struct auth_note *) = {
+	[AUTH_MECH_OTHER] = resp_other,
+	[AUTH_MECH_LOGIN] = resp_login,
+	[AUTH_MECH_PLAIN] = resp_plain,
+	[AUTH_MECH_CRAM_MD5] = resp_cram_md5,
+	[AUTH_MECH_XOAUTH2] = resp_xoauth2,
+	[AUTH_MECH_OAUTHBEARER] = resp_oauthbearer,
+	[AUTH_MECH_NTLM] = resp_ntlm,
+	[AUTH_MECH_SCRAM] = resp_scram,
+};
+
 unsigned auth_client_response(struct auth_attempt *a, const uint8_t *p, size_t n, bool initial,
                               struct auth_note *note)
 {
@@ -253,152 +442,13 @@ unsigned auth_client_response(struct auth_attempt *a, const uint8_t *p, size_t n
 		anoms |= AUTH_ANOM_BAD_BASE64;
 		/* keep what decoded before the error; the rest is still judged */
 	}
-	unsigned idx = a->n_resp++;
-	const uint8_t *q = (const uint8_t *)d.buf;
-	size_t qn = d.len;
-	if (!q)
-		q = (const uint8_t *)"";
-
-	switch (a->mech) {
-	case AUTH_MECH_LOGIN:
-		/* First response is the username, the second the password;
-		 * the prompt text is not consulted (servers differ). */
-		if (idx == 0) {
-			field_set(&a->user, q, qn);
-			a->has_user = true;
-			note_set(note, "username", &a->user, false, false);
-		} else if (idx == 1) {
-			field_set(&a->secret, q, qn);
-			a->has_secret = true;
-			note_set(note, "password", &a->secret, true, true);
-		} else {
-			anoms |= AUTH_ANOM_EXTRA;
-			note_set(note, "extra response", NULL, false, true);
-		}
-		break;
-	case AUTH_MECH_PLAIN: {
-		if (empty && idx == 0 && initial) {
-			/* "AUTH PLAIN =": empty initial response; credentials follow */
-			a->n_resp = 0;
-			note_set(note, "empty", NULL, false, false);
-			break;
-		}
-		if (idx > 0 && a->has_user) {
-			anoms |= AUTH_ANOM_EXTRA;
-			note_set(note, "extra response", NULL, false, true);
-			break;
-		}
-		size_t z1 = find_byte(q, qn, 0);
-		size_t z2 = z1 < qn ? z1 + 1 + find_byte(q + z1 + 1, qn - z1 - 1, 0) : qn;
-		if (z1 >= qn || z2 >= qn) {
-			a->malformed = true;
-			anoms |= AUTH_ANOM_MALFORMED;
-			note_set(note, "malformed credentials", NULL, false, true);
-			break;
-		}
-		field_set(&a->authzid, q, z1);
-		field_set(&a->user, q + z1 + 1, z2 - z1 - 1);
-		field_set(&a->secret, q + z2 + 1, qn - z2 - 1);
-		a->has_user = a->has_secret = true;
-		note_set(note, "credentials", &a->user, false, true);
-		break;
-	}
-	case AUTH_MECH_CRAM_MD5: {
-		/* RFC 2195: "user SP hexdigest"; the user may contain spaces, the
-		 * digest is after the last one. */
-		size_t sp = qn;
-		while (sp > 0 && q[sp - 1] != ' ')
-			sp--;
-		if (sp == 0) {
-			a->malformed = true;
-			anoms |= AUTH_ANOM_MALFORMED;
-			note_set(note, "malformed response", NULL, false, true);
-			break;
-		}
-		field_set(&a->user, q, sp - 1);
-		field_set(&a->secret, q + sp, qn - sp);
-		a->has_user = a->has_secret = true;
-		note_set(note, "username", &a->user, false, true);
-		break;
-	}
-	case AUTH_MECH_XOAUTH2: {
-		if (a->has_secret) {
-			/* the empty reply a client sends to the error challenge */
-			note_set(note, qn ? "extra response" : "error acknowledgement", NULL, false, false);
-			break;
-		}
-		const uint8_t *v;
-		size_t vn;
-		if (has_prefix_ci(q, qn, "user=")) {
-			size_t e = find_byte(q, qn, 0x01);
-			field_set(&a->user, q + 5, e - 5);
-			a->has_user = true;
-		} else {
-			a->malformed = true;
-			anoms |= AUTH_ANOM_MALFORMED;
-		}
-		if (attr_find(q, qn, "auth=", &v, &vn)) {
-			field_set(&a->secret, v, vn);
-			a->has_secret = true;
-		}
-		note_set(note, "username", a->has_user ? &a->user : NULL, false, true);
-		break;
-	}
-	case AUTH_MECH_OAUTHBEARER: {
-		if (a->has_secret) {
-			note_set(note, qn ? "extra response" : "error acknowledgement", NULL, false, false);
-			break;
-		}
-		const uint8_t *v;
-		size_t vn;
-		/* RFC 7628 §3.1: gs2-header "n,a=user," then kvpairs ^A-separated */
-		size_t hdr = find_byte(q, qn, 0x01);
-		if (attr_find(q, hdr, "a=", &v, &vn)) {
-			field_set(&a->user, v, vn);
-			a->has_user = true;
-		}
-		if (attr_find(q, qn, "auth=", &v, &vn)) {
-			field_set(&a->secret, v, vn);
-			a->has_secret = true;
-		}
-		if (!a->has_secret && !a->has_user) {
-			a->malformed = true;
-			anoms |= AUTH_ANOM_MALFORMED;
-		}
-		note_set(note, "username", a->has_user ? &a->user : NULL, false, true);
-		break;
-	}
-	case AUTH_MECH_NTLM: {
-		int t = auth_ntlm_parse(q, qn, &a->user, &a->domain, &a->workstation);
-		if (t == 1) {
-			note_set(note, "NTLM negotiate", NULL, false, false);
-		} else if (t == 3) {
-			a->has_user = true;
-			a->has_secret = true; /* the NTLM response can be cracked offline */
-			note_set(note, "NTLM authenticate user", &a->user, false, true);
-		} else {
-			a->malformed = true;
-			anoms |= AUTH_ANOM_MALFORMED;
-			note_set(note, "malformed NTLM", NULL, false, true);
-		}
-		break;
-	}
-	case AUTH_MECH_SCRAM: {
-		const uint8_t *v;
-		size_t vn;
-		if (!a->has_user && attr_find(q, qn, "n=", &v, &vn)) {
-			field_set(&a->user, v, vn);
-			a->has_user = true;
-			note_set(note, "username", &a->user, false, false);
-		} else {
-			note_set(note, "proof", NULL, false, true);
-		}
-		break;
-	}
-	case AUTH_MECH_OTHER:
-		note_set(note, "response", NULL, false, true);
-		break;
-	}
+	struct resp r = {
+		.q = d.buf ? (const uint8_t *)d.buf : (const uint8_t *)"", .qn = d.len,
+		.idx = a->n_resp++, .initial = initial, .empty = empty,
+	};
+	unsigned m = (unsigned)a->mech;
+	anoms |= (m < sizeof mech_response / sizeof mech_response[0] && mech_response[m] ? mech_response[m]
+	                                                                                : resp_other)(a, &r, note);
 	sbuf_free(&d);
 	return anoms;
 }

@@ -186,6 +186,86 @@ static int mm_next(struct capture *c, struct capture_pkt *out)
 	return 1;
 }
 
+#define GZIP_MAGIC0 0x1f /* RFC 1952: 1f 8b; no pcap or pcapng magic starts with 1f */
+
+/* The first byte of fd, to tell a gzip stream from a capture. A regular file
+ * is read in place (pread: nothing consumed). A pipe, FIFO or terminal
+ * cannot be peeked at: one byte is read and *consumed set; the caller gives
+ * it back (ungetc, or the gzip feeder writes it first). -1 at end of input. */
+static int first_byte(int fd, bool *consumed)
+{
+	unsigned char b;
+	ssize_t k;
+	*consumed = false;
+	off_t pos = lseek(fd, 0, SEEK_CUR);
+	if (pos >= 0) {
+		do
+			k = pread(fd, &b, 1, pos);
+		while (k < 0 && errno == EINTR);
+		if (k >= 0)
+			return k == 1 ? b : -1;
+	}
+	do
+		k = read(fd, &b, 1);
+	while (k < 0 && errno == EINTR);
+	if (k != 1)
+		return -1;
+	*consumed = true;
+	return b;
+}
+
+/* Child side of a gzip input whose first byte was consumed (a pipe): run
+ * gzip -dc on a second pipe and copy that byte, then the rest of in_fd, into
+ * it. Never returns. */
+static void gzip_feeder(int in_fd, int out_fd, unsigned char first)
+{
+	int q[2];
+	if (pipe(q) != 0)
+		_exit(127);
+	pid_t g = fork();
+	if (g < 0)
+		_exit(127);
+	if (g == 0) {
+		dup2(q[0], STDIN_FILENO);
+		dup2(out_fd, STDOUT_FILENO);
+		close(q[0]);
+		close(q[1]);
+		close(out_fd);
+		execlp("gzip", "gzip", "-dc", (char *)NULL);
+		_exit(127);
+	}
+	close(q[0]);
+	close(out_fd);
+	signal(SIGPIPE, SIG_DFL); /* the reader gone: stop copying */
+	static char buf[1 << 16];
+	buf[0] = (char)first;
+	size_t have = 1;
+	for (;;) {
+		for (size_t off = 0; off < have;) {
+			ssize_t w = write(q[1], buf + off, have - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				goto done;
+			off += (size_t)w;
+		}
+		ssize_t k = read(in_fd, buf, sizeof buf);
+		if (k < 0 && errno == EINTR) {
+			have = 0;
+			continue;
+		}
+		if (k <= 0)
+			break;
+		have = (size_t)k;
+	}
+done:
+	close(q[1]);
+	int st = 0;
+	while (waitpid(g, &st, 0) < 0 && errno == EINTR)
+		;
+	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+}
+
 struct capture *capture_open_file(const char *path, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
@@ -211,14 +291,18 @@ struct capture *capture_open_file(const char *path, char *err, size_t errlen)
 		}
 	}
 	pid_t child = 0;
-	size_t plen = strlen(path);
-	if (plen > 3 && strcmp(path + plen - 3, ".gz") == 0) {
+	/* gzip by its magic, whatever the name, for files and standard input
+	 * alike; nothing has been read through fp yet. */
+	bool consumed;
+	int b0 = first_byte(fileno(fp), &consumed);
+	if (b0 == GZIP_MAGIC0) {
 		/* Decompress through gzip(1) rather than link zlib: one process,
 		 * no new library, and libpcap reads the pipe as it would a file. */
 		int pfd[2];
 		if (pipe(pfd) != 0) {
 			set_err(err, errlen, "%s: %s", path, strerror(errno));
-			fclose(fp);
+			if (fp != stdin)
+				fclose(fp);
 			return NULL;
 		}
 		fflush(NULL);
@@ -227,26 +311,32 @@ struct capture *capture_open_file(const char *path, char *err, size_t errlen)
 			set_err(err, errlen, "%s: %s", path, strerror(errno));
 			close(pfd[0]);
 			close(pfd[1]);
-			fclose(fp);
+			if (fp != stdin)
+				fclose(fp);
 			return NULL;
 		}
 		if (child == 0) {
+			close(pfd[0]);
+			if (consumed) /* a pipe: the byte read must go to gzip first */
+				gzip_feeder(fileno(fp), pfd[1], (unsigned char)b0);
 			dup2(fileno(fp), STDIN_FILENO);
 			dup2(pfd[1], STDOUT_FILENO);
-			close(pfd[0]);
 			close(pfd[1]);
 			execlp("gzip", "gzip", "-dc", (char *)NULL);
 			_exit(127);
 		}
 		close(pfd[1]);
-		fclose(fp);
+		fclose(fp); /* the child reads it now */
 		fp = fdopen(pfd[0], "rb");
 		size = 0; /* unknown once decompressed */
+		consumed = false;
 	}
 	struct capture *c = xcalloc(1, sizeof *c);
 	c->gunzip = child;
 	c->iobuf = xmalloc(CAPTURE_FILE_BUFFER);
 	setvbuf(fp, c->iobuf, _IOFBF, CAPTURE_FILE_BUFFER);
+	if (consumed) /* the peeked byte of a pipe, back for libpcap */
+		ungetc(b0, fp);
 	c->p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
 	if (!c->p) {
 		/* libpcap's messages are already specific ("unknown file format") */
@@ -462,8 +552,14 @@ void capture_close(struct capture *c)
 		return;
 	mm_close(c);
 	pcap_close(c->p); /* closes fp too */
-	if (c->gunzip > 0)
-		waitpid(c->gunzip, NULL, 0);
+	if (c->gunzip > 0) {
+		/* Stopped early, the child may still wait on its input (a pipe
+		 * on standard input): nothing reads its output any more. */
+		if (waitpid(c->gunzip, NULL, WNOHANG) == 0) {
+			kill(c->gunzip, SIGTERM);
+			waitpid(c->gunzip, NULL, 0);
+		}
+	}
 	free(c->iobuf);
 	free(c);
 }

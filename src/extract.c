@@ -72,6 +72,7 @@ struct extract {
 	size_t n_msgs;              /* occupied slots */
 	struct sbuf scratch;        /* transform output of one chunk */
 	struct extract_stats st;
+	struct smtp_msg_hooks hooks; /* extract_msg_hooks() */
 };
 
 /* ------------------------------------------------------------------ */
@@ -661,6 +662,18 @@ static const struct sink_ops extract_sink_ops = { sink_emit, sink_flush, sink_fl
 struct sink *extract_sink(struct extract *x)
 {
 	return &x->sink;
+}
+
+static void hk_begin(void *u, struct smtp_txn *t) { extract_begin(u, t); }
+static void hk_data(void *u, struct smtp_txn *t, const uint8_t *p, size_t n) { extract_data(u, t, p, n); }
+static void hk_gap(void *u, struct smtp_txn *t, uint64_t len) { extract_gap(u, t, len); }
+static void hk_end(void *u, struct smtp_txn *t) { extract_end(u, t); }
+
+const struct smtp_msg_hooks *extract_msg_hooks(struct extract *x)
+{
+	x->hooks = (struct smtp_msg_hooks){ .begin = hk_begin, .data = hk_data, .gap = hk_gap,
+	                                    .end = hk_end, .user = x };
+	return &x->hooks;
 }
 
 void extract_stats(const struct extract *x, struct extract_stats *st)

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ascii.h"
 #include "esc.h"
 
 enum imf_state { ST_HEADERS, ST_HEADERS_SKIP, ST_BODY, ST_DONE };
@@ -77,6 +78,8 @@ struct imf_parser {
 	struct mime_level stack[IMF_MIME_DEPTH_MAX]; /* open multiparts, outermost first */
 	size_t depth;                   /* entries in stack */
 	unsigned seen;                  /* bitmask of once-only fields already seen */
+	struct imf_scratch *sc;         /* address-list scratch: own_sc or borrowed */
+	struct imf_scratch own_sc;      /* imf_parser_new()'s */
 };
 
 /* Once-only fields (RFC 5322 §3.6, table: max 1). */
@@ -91,23 +94,6 @@ static void imf_anom(struct imf_parser *p, enum anom_id id)
 	/* once per message: hostile input must not inflate counters per line */
 	if (!anom_has(&p->h.anoms, id))
 		anom_raise(&p->h.anoms, id);
-}
-
-static int ascii_lower(int c)
-{
-	return (c >= 'A' && c <= 'Z') ? c + 32 : c;
-}
-
-/* Case-insensitive compare of s[0..n) with the NUL-terminated lowercase lit. */
-static int name_is(const char *s, size_t n, const char *lit)
-{
-	size_t k = strlen(lit);
-	if (n != k)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (ascii_lower((unsigned char)s[i]) != lit[i])
-			return 0;
-	return 1;
 }
 
 static int is_wsp(int c)
@@ -175,7 +161,7 @@ static void param_acc_add(struct param_acc *a, const char *base, const char *att
 			  const char *val, size_t vlen)
 {
 	size_t bl = strlen(base);
-	if (alen < bl || !name_is(attr, bl, base))
+	if (alen < bl || !ascii_eq_ci(attr, bl, base))
 		return;
 	const char *r = attr + bl;
 	size_t rl = alen - bl;
@@ -213,14 +199,6 @@ static void param_acc_add(struct param_acc *a, const char *base, const char *att
 	sbuf_add(&a->sec[sec], val, vlen);
 	a->sec_set[sec] = (unsigned char)(ext ? 2 : 1);
 	a->have_sec = 1;
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
 }
 
 /* The parameter value as UTF-8 (malloc'd) or NULL. RFC 2231 sections are
@@ -346,7 +324,7 @@ static void mime_field_parse(const char *v, size_t n, char *first, size_t fsize,
 			sbuf_add(&val, t, tl);
 		}
 		const char *vs = val.buf ? val.buf : "";
-		if (boundary && name_is(v + a0, alen, "boundary") && !*blen && val.len &&
+		if (boundary && ascii_eq_ci(v + a0, alen, "boundary") && !*blen && val.len &&
 		    val.len <= IMF_BOUNDARY_MAX) {
 			memcpy(boundary, vs, val.len);
 			boundary[val.len] = '\0';
@@ -370,14 +348,14 @@ static void part_clear(struct part_info *pt)
 static void part_field(struct imf_parser *p, const char *name, size_t nl, const char *v, size_t vn)
 {
 	struct part_info *pt = &p->part;
-	if (name_is(name, nl, "content-type") && !pt->seen_ctype) {
+	if (ascii_eq_ci(name, nl, "content-type") && !pt->seen_ctype) {
 		struct param_acc acc;
 		memset(&acc, 0, sizeof acc);
 		pt->seen_ctype = 1;
 		mime_field_parse(v, vn, pt->ctype, sizeof pt->ctype, pt->boundary, &pt->blen, "name", &acc);
 		pt->name_ct = param_acc_value(p, &acc);
 		param_acc_free(&acc);
-	} else if (name_is(name, nl, "content-disposition") && !pt->seen_cdisp) {
+	} else if (ascii_eq_ci(name, nl, "content-disposition") && !pt->seen_cdisp) {
 		struct param_acc acc;
 		char disp[32];
 		memset(&acc, 0, sizeof acc);
@@ -490,7 +468,7 @@ static void addr_field(struct imf_parser *p, unsigned bit, struct imf_addr_list 
 		p->seen |= bit;
 	}
 	size_t before = l->more, nul = l->nul;
-	if (imf_parse_addresses(l, v, n) < 0)
+	if (imf_parse_addresses_with(p->sc, l, v, n) < 0)
 		imf_anom(p, ANOM_IMF_ADDRESS_SYNTAX);
 	if (l->nul > nul)
 		imf_anom(p, ANOM_IMF_NUL_BYTE);
@@ -514,7 +492,7 @@ static void dkim_field(struct imf_parser *p, const char *v, size_t n)
 			continue;
 		size_t nl;
 		const char *tn = trim(t, (size_t)(eq - t), &nl);
-		if (!name_is(tn, nl, "d"))
+		if (!ascii_eq_ci(tn, nl, "d"))
 			continue;
 		char d[256];
 		size_t k = 0;
@@ -567,20 +545,20 @@ static void top_field(struct imf_parser *p, const char *name, size_t nl, const c
 			break;
 		}
 	}
-	if (name_is(name, nl, "from")) {
+	if (ascii_eq_ci(name, nl, "from")) {
 		h->from_fields++;
 		if (h->from_fields > 1)
 			imf_anom(p, ANOM_IMF_DUPLICATE_FIELD);
 		addr_field(p, 0, &h->from, v, n);
-	} else if (name_is(name, nl, "sender")) {
+	} else if (ascii_eq_ci(name, nl, "sender")) {
 		addr_field(p, SEEN_SENDER, &h->sender, v, n);
-	} else if (name_is(name, nl, "reply-to")) {
+	} else if (ascii_eq_ci(name, nl, "reply-to")) {
 		addr_field(p, SEEN_REPLY_TO, &h->reply_to, v, n);
-	} else if (name_is(name, nl, "to")) {
+	} else if (ascii_eq_ci(name, nl, "to")) {
 		addr_field(p, SEEN_TO, &h->to, v, n);
-	} else if (name_is(name, nl, "cc")) {
+	} else if (ascii_eq_ci(name, nl, "cc")) {
 		addr_field(p, SEEN_CC, &h->cc, v, n);
-	} else if (name_is(name, nl, "subject")) {
+	} else if (ascii_eq_ci(name, nl, "subject")) {
 		if (p->seen & SEEN_SUBJECT) {
 			imf_anom(p, ANOM_IMF_DUPLICATE_FIELD);
 			return;
@@ -597,27 +575,27 @@ static void top_field(struct imf_parser *p, const char *name, size_t nl, const c
 		h->subject = xstrndup(dec.buf ? dec.buf : "", dec.len);
 		h->subject_raw = xstrndup(t, tl);
 		sbuf_free(&dec);
-	} else if (name_is(name, nl, "date")) {
+	} else if (ascii_eq_ci(name, nl, "date")) {
 		set_once(p, SEEN_DATE, &h->date, squeeze_dup(v, n));
-	} else if (name_is(name, nl, "message-id")) {
+	} else if (ascii_eq_ci(name, nl, "message-id")) {
 		set_once(p, SEEN_MSGID, &h->message_id, squeeze_dup(v, n));
-	} else if (name_is(name, nl, "in-reply-to")) {
+	} else if (ascii_eq_ci(name, nl, "in-reply-to")) {
 		set_once(p, SEEN_IRT, &h->in_reply_to, squeeze_dup(v, n));
-	} else if (name_is(name, nl, "return-path")) {
+	} else if (ascii_eq_ci(name, nl, "return-path")) {
 		if (!(p->seen & SEEN_RPATH)) /* several are normal after forwarding: keep the first */
 			set_once(p, SEEN_RPATH, &h->return_path, return_path_dup(v, n));
-	} else if (name_is(name, nl, "x-mailer") || name_is(name, nl, "user-agent")) {
+	} else if (ascii_eq_ci(name, nl, "x-mailer") || ascii_eq_ci(name, nl, "user-agent")) {
 		if (!(p->seen & SEEN_UA))
 			set_once(p, SEEN_UA, &h->user_agent, decode_dup(p, v, n));
-	} else if (name_is(name, nl, "list-id")) {
+	} else if (ascii_eq_ci(name, nl, "list-id")) {
 		set_once(p, SEEN_LISTID, &h->list_id, decode_dup(p, v, n));
-	} else if (name_is(name, nl, "received")) {
+	} else if (ascii_eq_ci(name, nl, "received")) {
 		h->received_total++;
 		if (h->n_received < IMF_RECEIVED_MAX)
 			h->received[h->n_received++] = squeeze_dup(v, n);
-	} else if (name_is(name, nl, "dkim-signature")) {
+	} else if (ascii_eq_ci(name, nl, "dkim-signature")) {
 		dkim_field(p, v, n);
-	} else if (name_is(name, nl, "content-type") || name_is(name, nl, "content-disposition")) {
+	} else if (ascii_eq_ci(name, nl, "content-type") || ascii_eq_ci(name, nl, "content-disposition")) {
 		part_field(p, name, nl, v, n);
 	}
 }
@@ -1046,11 +1024,17 @@ static void headers_free(struct imf_headers *h)
 	memset(h, 0, sizeof *h);
 }
 
-struct imf_parser *imf_parser_new(void)
+struct imf_parser *imf_parser_new_scratch(struct imf_scratch *sc)
 {
 	struct imf_parser *p = xcalloc(1, sizeof *p);
 	p->state = ST_HEADERS;
+	p->sc = sc ? sc : &p->own_sc;
 	return p;
+}
+
+struct imf_parser *imf_parser_new(void)
+{
+	return imf_parser_new_scratch(NULL);
 }
 
 void imf_parser_reset(struct imf_parser *p)
@@ -1080,192 +1064,11 @@ void imf_parser_free(struct imf_parser *p)
 	imf_parser_reset(p);
 	sbuf_free(&p->line);
 	sbuf_free(&p->field);
+	imf_scratch_free(&p->own_sc);
 	free(p);
 }
 
 const char *imf_strstate(const struct imf_parser *p)
 {
 	return state_names[p->state];
-}
-
-/* ---------------------------------------------------------------- output */
-
-static void json_addr(struct sbuf *out, const struct imf_addr *a)
-{
-	ob_adds(out, "{\"name\":");
-	esc_json_str(out, a->name);
-	ob_adds(out, ",\"address\":");
-	esc_json_str(out, a->address);
-	ob_addc(out, '}');
-}
-
-static void json_addr_list(struct sbuf *out, const char *key, const struct imf_addr_list *l)
-{
-	ob_add(out, ",\"", 2);
-	ob_adds(out, key);
-	ob_add(out, "\":[", 3);
-	for (size_t i = 0; i < l->n; i++) {
-		if (i)
-			ob_addc(out, ',');
-		json_addr(out, &l->v[i]);
-	}
-	ob_addc(out, ']');
-	if (l->more) {
-		ob_add(out, ",\"", 2);
-		ob_adds(out, key);
-		ob_add(out, "_more\":", 7);
-		ob_u64(out, l->more);
-	}
-}
-
-static void json_kv(struct sbuf *out, const char *key, const char *val)
-{
-	ob_add(out, ",\"", 2);
-	ob_adds(out, key);
-	ob_add(out, "\":", 2);
-	esc_json_str(out, val);
-}
-
-void imf_headers_json(struct sbuf *out, const struct imf_headers *h)
-{
-	ob_adds(out, "{\"from\":[");
-	for (size_t i = 0; i < h->from.n; i++) {
-		if (i)
-			ob_addc(out, ',');
-		json_addr(out, &h->from.v[i]);
-	}
-	ob_addc(out, ']');
-	if (h->from.more) {
-		ob_adds(out, ",\"from_more\":");
-		ob_u64(out, h->from.more);
-	}
-	ob_adds(out, ",\"sender\":");
-	if (h->sender.n)
-		json_addr(out, &h->sender.v[0]);
-	else
-		ob_adds(out, "null");
-	json_addr_list(out, "reply_to", &h->reply_to);
-	json_addr_list(out, "to", &h->to);
-	json_addr_list(out, "cc", &h->cc);
-	json_kv(out, "subject", h->subject);
-	if (h->subject && h->subject_raw && strcmp(h->subject, h->subject_raw))
-		json_kv(out, "subject_raw", h->subject_raw);
-	json_kv(out, "date", h->date);
-	json_kv(out, "message_id", h->message_id);
-	json_kv(out, "in_reply_to", h->in_reply_to);
-	json_kv(out, "return_path", h->return_path);
-	json_kv(out, "user_agent", h->user_agent);
-	json_kv(out, "list_id", h->list_id);
-	ob_adds(out, ",\"received\":[");
-	for (size_t i = 0; i < h->n_received; i++) {
-		if (i)
-			ob_addc(out, ',');
-		esc_json_str(out, h->received[i]);
-	}
-	ob_adds(out, "],\"dkim_domains\":[");
-	for (size_t i = 0; i < h->n_dkim; i++) {
-		if (i)
-			ob_addc(out, ',');
-		esc_json_str(out, h->dkim_domains[i]);
-	}
-	ob_adds(out, "],\"attachments\":[");
-	for (size_t i = 0; i < h->n_attachments; i++) {
-		if (i)
-			ob_addc(out, ',');
-		ob_adds(out, "{\"name\":");
-		esc_json_str(out, h->attachments[i].name);
-		ob_adds(out, ",\"content_type\":");
-		esc_json_str(out, h->attachments[i].content_type);
-		ob_addc(out, '}');
-	}
-	ob_addc(out, ']');
-	if (h->attachments_more) {
-		ob_adds(out, ",\"attachments_more\":");
-		ob_u64(out, h->attachments_more);
-	}
-	ob_adds(out, h->truncated ? ",\"truncated\":true}" : ",\"truncated\":false}");
-}
-
-static void text_addr_list(struct sbuf *out, const char *indent, const char *label,
-			   const struct imf_addr_list *l)
-{
-	if (!l->n && !l->more)
-		return;
-	sbuf_adds(out, indent);
-	sbuf_adds(out, label);
-	sbuf_adds(out, ": ");
-	for (size_t i = 0; i < l->n; i++) {
-		if (i)
-			sbuf_adds(out, ", ");
-		if (l->v[i].name) {
-			sbuf_addc(out, '"');
-			esc_tty(out, l->v[i].name, strlen(l->v[i].name));
-			sbuf_adds(out, "\" ");
-		}
-		sbuf_addc(out, '<');
-		esc_tty(out, l->v[i].address, strlen(l->v[i].address));
-		sbuf_addc(out, '>');
-	}
-	if (l->more)
-		sbuf_addf(out, " (+%zu more)", l->more);
-	sbuf_addc(out, '\n');
-}
-
-static void text_kv(struct sbuf *out, const char *indent, const char *label, const char *v)
-{
-	if (!v)
-		return;
-	sbuf_adds(out, indent);
-	sbuf_adds(out, label);
-	sbuf_adds(out, ": ");
-	esc_tty(out, v, strlen(v));
-	sbuf_addc(out, '\n');
-}
-
-void imf_headers_text(struct sbuf *out, const struct imf_headers *h, const char *indent)
-{
-	if (!indent)
-		indent = "";
-	text_addr_list(out, indent, "From", &h->from);
-	text_addr_list(out, indent, "Sender", &h->sender);
-	text_addr_list(out, indent, "Reply-To", &h->reply_to);
-	text_addr_list(out, indent, "To", &h->to);
-	text_addr_list(out, indent, "Cc", &h->cc);
-	text_kv(out, indent, "Subject", h->subject);
-	text_kv(out, indent, "Date", h->date);
-	text_kv(out, indent, "Message-ID", h->message_id);
-	text_kv(out, indent, "User-Agent", h->user_agent);
-	if (h->n_dkim) {
-		sbuf_adds(out, indent);
-		sbuf_adds(out, "DKIM d=: ");
-		for (size_t i = 0; i < h->n_dkim; i++) {
-			if (i)
-				sbuf_adds(out, ", ");
-			esc_tty(out, h->dkim_domains[i], strlen(h->dkim_domains[i]));
-		}
-		sbuf_addc(out, '\n');
-	}
-	if (h->n_attachments) {
-		sbuf_adds(out, indent);
-		sbuf_adds(out, "Attachments: ");
-		for (size_t i = 0; i < h->n_attachments; i++) {
-			const struct imf_attachment *a = &h->attachments[i];
-			if (i)
-				sbuf_adds(out, ", ");
-			if (a->name)
-				esc_tty(out, a->name, strlen(a->name));
-			else
-				sbuf_adds(out, "(unnamed)");
-			sbuf_adds(out, " (");
-			esc_tty(out, a->content_type, strlen(a->content_type));
-			sbuf_addc(out, ')');
-		}
-		if (h->attachments_more)
-			sbuf_addf(out, " (+%zu more)", h->attachments_more);
-		sbuf_addc(out, '\n');
-	}
-	if (h->truncated) {
-		sbuf_adds(out, indent);
-		sbuf_adds(out, "(headers truncated)\n");
-	}
 }

@@ -13,7 +13,7 @@
 
 enum tok_type { TK_ATOM, TK_QSTR, TK_DLIT, TK_COMMENT, TK_SPECIAL };
 
-struct tok {
+struct imf_tok {
 	enum tok_type type; /* what the token is */
 	char ch;            /* the character of a TK_SPECIAL */
 	int ws_before;      /* white space or a comment came before it */
@@ -21,11 +21,12 @@ struct tok {
 };
 
 struct lexed {
-	struct tok *v;      /* tokens */
+	struct imf_tok *v;      /* tokens */
 	size_t n, cap;      /* count, allocated */
 	struct sbuf text;   /* token texts */
 	int err;            /* something was malformed */
 	int nul;            /* an RFC 2047 word decoded to a NUL (replaced by U+FFFD) */
+	struct imf_scratch *sc; /* the caller's scratch (phrase and comment decoding) */
 };
 
 static void tok_push(struct lexed *lx, enum tok_type type, char ch, int ws, size_t off)
@@ -34,7 +35,7 @@ static void tok_push(struct lexed *lx, enum tok_type type, char ch, int ws, size
 		lx->cap = lx->cap ? lx->cap * 2 : 32;
 		lx->v = xrealloc(lx->v, lx->cap * sizeof *lx->v);
 	}
-	struct tok *t = &lx->v[lx->n++];
+	struct imf_tok *t = &lx->v[lx->n++];
 	t->type = type;
 	t->ch = ch;
 	t->ws_before = ws;
@@ -157,12 +158,12 @@ static void lex(struct lexed *lx, const char *in, size_t n)
 	}
 }
 
-static const char *tok_text(const struct lexed *lx, const struct tok *t)
+static const char *tok_text(const struct lexed *lx, const struct imf_tok *t)
 {
 	return lx->text.buf ? lx->text.buf + t->off : "";
 }
 
-static int tok_is(const struct tok *t, char ch)
+static int tok_is(const struct imf_tok *t, char ch)
 {
 	return t->type == TK_SPECIAL && t->ch == ch;
 }
@@ -170,13 +171,11 @@ static int tok_is(const struct tok *t, char ch)
 /* A phrase (display name, §3.2.5 with obs-phrase) from tokens [a,b):
  * words joined by one space where CFWS separated them, comments left out,
  * then RFC 2047-decoded (§5(3)). Returns a malloc'd string or NULL if empty. */
-/* Scratch kept from one call to the next (only the application layer's one
- * thread parses headers, docs/design.md "Threads"; never re-entered): no malloc/free per header field. Given
- * back when a pathological field made it large. */
-static struct sbuf keep_raw, keep_dec, keep_addr, keep_text;
-static struct tok *keep_tok;
-static size_t keep_tok_cap;
+/* Scratch kept from one call to the next in the caller's struct imf_scratch
+ * (no malloc/free per header field; docs/design.md "Per-thread state").
+ * Given back when a pathological field made it large. */
 #define SCRATCH_KEEP_MAX 65536
+#define SCRATCH_TOK_KEEP_MAX 4096
 
 static void scratch_done(struct sbuf *b)
 {
@@ -188,12 +187,12 @@ static void scratch_done(struct sbuf *b)
 
 static char *phrase_build(struct lexed *lx, size_t a, size_t b)
 {
-	struct sbuf raw = keep_raw, dec = keep_dec;
+	struct sbuf raw = lx->sc->raw, dec = lx->sc->dec;
 	sbuf_clear(&raw);
 	sbuf_clear(&dec);
 	int gap = 0;
 	for (size_t k = a; k < b; k++) {
-		const struct tok *t = &lx->v[k];
+		const struct imf_tok *t = &lx->v[k];
 		if (t->type == TK_COMMENT) {
 			gap = 1;
 			continue;
@@ -220,8 +219,8 @@ static char *phrase_build(struct lexed *lx, size_t a, size_t b)
 	}
 	scratch_done(&raw);
 	scratch_done(&dec);
-	keep_raw = raw;
-	keep_dec = dec;
+	lx->sc->raw = raw;
+	lx->sc->dec = dec;
 	return res;
 }
 
@@ -264,7 +263,7 @@ static int addr_spec_build(const struct lexed *lx, size_t a, size_t b, int route
 	}
 	int at = 0;
 	for (; k < b; k++) {
-		const struct tok *t = &lx->v[k];
+		const struct imf_tok *t = &lx->v[k];
 		if (t->type == TK_COMMENT) {
 			*comment = k;
 			continue;
@@ -449,29 +448,57 @@ static int fast_simple(struct imf_addr_list *list, const char *in, size_t n)
 	return 0;
 }
 
-int imf_parse_addresses(struct imf_addr_list *list, const char *in, size_t n)
+static int parse_lexed(struct imf_scratch *sc, struct imf_addr_list *list, const char *in, size_t n);
+
+int imf_parse_addresses_with(struct imf_scratch *sc, struct imf_addr_list *list, const char *in, size_t n)
 {
 	if (fast_simple(list, in, n) == 0)
 		return 0;
-	return imf_parse_addresses_lexed(list, in, n);
+	return parse_lexed(sc, list, in, n);
+}
+
+int imf_parse_addresses(struct imf_addr_list *list, const char *in, size_t n)
+{
+	struct imf_scratch sc = IMF_SCRATCH_INIT;
+	int rc = imf_parse_addresses_with(&sc, list, in, n);
+	imf_scratch_free(&sc);
+	return rc;
 }
 
 int imf_parse_addresses_lexed(struct imf_addr_list *list, const char *in, size_t n)
 {
-	struct lexed lx = { keep_tok, 0, keep_tok_cap, keep_text, 0, 0 };
-	keep_tok = NULL;
-	keep_tok_cap = 0;
-	keep_text = (struct sbuf)SBUF_INIT;
+	struct imf_scratch sc = IMF_SCRATCH_INIT;
+	int rc = parse_lexed(&sc, list, in, n);
+	imf_scratch_free(&sc);
+	return rc;
+}
+
+void imf_scratch_free(struct imf_scratch *sc)
+{
+	sbuf_free(&sc->raw);
+	sbuf_free(&sc->dec);
+	sbuf_free(&sc->addr);
+	sbuf_free(&sc->text);
+	free(sc->tok);
+	*sc = (struct imf_scratch)IMF_SCRATCH_INIT;
+}
+
+static int parse_lexed(struct imf_scratch *sc, struct imf_addr_list *list, const char *in, size_t n)
+{
+	struct lexed lx = { sc->tok, 0, sc->tok_cap, sc->text, 0, 0, sc };
+	sc->tok = NULL;
+	sc->tok_cap = 0;
+	sc->text = (struct sbuf)SBUF_INIT;
 	sbuf_clear(&lx.text);
 	lex(&lx, in, n);
 	int err = lx.err, in_group = 0;
 	size_t i = 0;
-	struct sbuf addr = keep_addr;
-	keep_addr = (struct sbuf)SBUF_INIT;
+	struct sbuf addr = sc->addr;
+	sc->addr = (struct sbuf)SBUF_INIT;
 	sbuf_clear(&addr);
 
 	while (i < lx.n) {
-		const struct tok *t = &lx.v[i];
+		const struct imf_tok *t = &lx.v[i];
 		if (t->type == TK_COMMENT || tok_is(t, ',')) { /* obs-addr-list allows empty elements */
 			i++;
 			continue;
@@ -487,7 +514,7 @@ int imf_parse_addresses_lexed(struct imf_addr_list *list, const char *in, size_t
 		size_t j, angle = (size_t)-1, angle_end = (size_t)-1, at = (size_t)-1, colon = (size_t)-1;
 		int depth = 0;
 		for (j = i; j < lx.n; j++) {
-			const struct tok *u = &lx.v[j];
+			const struct imf_tok *u = &lx.v[j];
 			if (u->type != TK_SPECIAL)
 				continue;
 			if (u->ch == '<' && depth == 0) {
@@ -542,16 +569,16 @@ int imf_parse_addresses_lexed(struct imf_addr_list *list, const char *in, size_t
 		}
 		if (!name && comment != (size_t)-1) {
 			/* a comment stands in for the name ("addr (Name)", RFC 822 style) */
-			const struct tok *c = &lx.v[comment];
-			struct sbuf dec = keep_dec;
-			keep_dec = (struct sbuf)SBUF_INIT;
+			const struct imf_tok *c = &lx.v[comment];
+			struct sbuf dec = sc->dec;
+			sc->dec = (struct sbuf)SBUF_INIT;
 			sbuf_clear(&dec);
 			if (rfc2047_decode(&dec, tok_text(&lx, c), c->len) > 0)
 				lx.nul = 1;
 			if (dec.len)
 				name = xstrndup(dec.buf, dec.len);
 			scratch_done(&dec);
-			keep_dec = dec;
+			sc->dec = dec;
 		}
 		if (addr.len)
 			list_push(list, name, addr.buf, addr.len);
@@ -564,16 +591,16 @@ int imf_parse_addresses_lexed(struct imf_addr_list *list, const char *in, size_t
 	if (in_group)
 		err = 1;
 	scratch_done(&addr);
-	keep_addr = addr;
+	sc->addr = addr;
 	scratch_done(&lx.text);
-	keep_text = lx.text;
-	if (lx.cap > 4096) {
+	sc->text = lx.text;
+	if (lx.cap > SCRATCH_TOK_KEEP_MAX) {
 		free(lx.v);
 		lx.v = NULL;
 		lx.cap = 0;
 	}
-	keep_tok = lx.v;
-	keep_tok_cap = lx.cap;
+	sc->tok = lx.v;
+	sc->tok_cap = lx.cap;
 	list->nul += (size_t)lx.nul;
 	return err ? -1 : 0;
 }

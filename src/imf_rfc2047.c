@@ -6,23 +6,10 @@
 #include <iconv.h>
 #include <string.h>
 
+#include "ascii.h"
 #include "codec.h"
 
 #define CHARSET_NAME_MAX 64 /* longest charset label we hand to iconv_open */
-
-static int ascii_lower(int c)
-{
-	return (c >= 'A' && c <= 'Z') ? c + 32 : c;
-}
-
-static int ascii_casecmp(const char *a, const char *b)
-{
-	while (*a && ascii_lower((unsigned char)*a) == ascii_lower((unsigned char)*b)) {
-		a++;
-		b++;
-	}
-	return ascii_lower((unsigned char)*a) - ascii_lower((unsigned char)*b);
-}
 
 /* Labels that the wire uses but iconv spells differently, or that are better
  * read as their superset (WHATWG Encoding Standard §4.2 does the same:
@@ -131,50 +118,15 @@ static int conv_cache_open(struct conv_cache *cc, const char *cs, size_t n)
 	return 0;
 }
 
-/* Convert with the descriptor of cc; invalid or truncated input becomes
- * U+FFFD, one per skipped byte. */
+/* Convert with the descriptor of cc; invalid input becomes U+FFFD, one per
+ * skipped byte, a truncated sequence at the end one (include/codec.h). */
 static void conv_cache_run(struct conv_cache *cc, struct sbuf *out, const void *in, size_t n)
 {
 	if (cc->passthrough) {
 		sbuf_add(out, in, n);
 		return;
 	}
-	iconv(cc->cd, NULL, NULL, NULL, NULL); /* initial shift state */
-	char *ip = (char *)(uintptr_t)in;
-	size_t il = n;
-	for (;;) {
-		sbuf_reserve(out, il * 4 + 16);
-		char *op = out->buf + out->len;
-		size_t room = out->cap - out->len - 1, ol = room;
-		size_t r = il ? iconv(cc->cd, &ip, &il, &op, &ol) : iconv(cc->cd, NULL, NULL, &op, &ol);
-		int err = errno;
-		out->len += room - ol;
-		out->buf[out->len] = '\0';
-		if (r != (size_t)-1) {
-			if (il == 0) {
-				/* flush any shift sequence (ISO-2022-*), then done */
-				sbuf_reserve(out, 16);
-				op = out->buf + out->len;
-				room = out->cap - out->len - 1;
-				ol = room;
-				iconv(cc->cd, NULL, NULL, &op, &ol);
-				out->len += room - ol;
-				out->buf[out->len] = '\0';
-				return;
-			}
-			continue;
-		}
-		if (err == E2BIG)
-			continue;
-		/* EILSEQ, EINVAL: one replacement character per bad byte */
-		sbuf_add(out, "\xef\xbf\xbd", 3);
-		if (il == 0)
-			return;
-		ip++;
-		il--;
-		if (il == 0)
-			return;
-	}
+	codec_iconv_utf8(cc->cd, out, in, n);
 }
 
 int imf_charset_to_utf8(struct sbuf *out, const char *charset, const void *in, size_t n)
@@ -185,14 +137,6 @@ int imf_charset_to_utf8(struct sbuf *out, const char *charset, const void *in, s
 	conv_cache_run(&cc, out, in, n);
 	conv_cache_close(&cc);
 	return 0;
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
 }
 
 /* One parsed encoded word "=?charset?enc?text?=" (RFC 2047 §2). */

@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,7 @@ static void usage(FILE *f)
 	      "Watch SMTP sessions: commands, replies, AUTH, envelope vs From: header.\n"
 	      "\n"
 	      "input:\n"
-	      "  -r FILE...            read pcap/pcapng files ('-' = stdin, .gz decompressed),\n"
+	      "  -r FILE...            read pcap/pcapng files ('-' = stdin; gzip'd ones too),\n"
 	      "                        merged by timestamp as one capture\n"
 	      "  --separate            analyse each -r file on its own\n"
 	      "  -i IFACE              capture live on an interface\n"
@@ -268,22 +269,268 @@ static uint64_t now_us(void)
 	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
 }
 
-enum {
-	OPT_PORTS = 256, OPT_FLOWS, OPT_DUMP, OPT_JSON, OPT_EVENTS, OPT_SECRETS, OPT_BODY, OPT_COLOR,
-	OPT_NOCOLOR, OPT_STRICT, OPT_FINDINGS_ONLY, OPT_SEPARATE, OPT_UI, OPT_NOUI, OPT_REALTIME,
-	OPT_SUMMARY, OPT_FAIL_ON, OPT_ANY_PORT, OPT_USER, OPT_EXTRACT, OPT_MBOX, OPT_MAXMEM, OPT_THREADS,
-	OPT_NO_SANDBOX, OPT_TLS_PORTS, OPT_TLS_KEYLOG,
+/* ---- options ------------------------------------------------------------
+ * Every option is one row of optdefs[] below: its names, its argument, whether
+ * it may be repeated, and what it sets in struct opts. Which options cannot go
+ * together is the table conflicts[]; both are checked here, before anything
+ * is opened. Adding an option: a field in struct opts, a row in optdefs[]
+ * (with a setter when it is more than a flag or a string), a line in usage()
+ * and in docs/smtpscope.1, and its use in run_open(). */
+
+struct opts {
+	const char *files[MAX_FILES]; /* -r, in order */
+	size_t nfiles;
+	const char *iface;            /* -i */
+	const char *run_as;           /* -Z USER */
+	uint16_t ports[MAX_PORTS];    /* --ports */
+	size_t nports;
+	uint16_t tls_ports[MAX_PORTS]; /* --tls-ports: implicit TLS (RFC 8314) */
+	size_t ntls_ports;
+	bool tls_ports_given;
+	const char *keylogs[MAX_FILES]; /* --tls-keylog, in order */
+	size_t nkeylogs;
+	bool any_port, separate;
+	bool ui, no_ui, realtime;
+	bool json;                    /* --json[=FILE] */
+	const char *json_path;        /* its FILE, or NULL: standard output */
+	bool events, findings_only, body, secrets, strict;
+	const char *color;            /* --color WHEN (default "auto") */
+	bool no_color;
+	const char *extract_dir, *mbox_path, *dump_dir;
+	bool flows, summary;
+	int fail_on;                  /* severity rank, -1: not asked */
+	size_t max_memory;
+	int threads;                  /* 1 or 2 */
+	bool no_sandbox, quiet;
+	bool help, version;           /* -h, -V: print and exit */
+	struct sbuf bpf;              /* the BPF expression, words joined by spaces */
 };
 
-/* A pcapng Decryption Secrets Block: TLS key log text joins the key store. */
-static void on_dsb(void *user, uint32_t type, const uint8_t *p, size_t n)
+static void opts_init(struct opts *o)
 {
-	struct tls_keys **keys = user;
-	if (type != CAPTURE_SECRETS_TLS)
-		return;
-	if (!*keys)
-		*keys = tls_keys_new();
-	tls_keys_add_text(*keys, p, n);
+	memset(o, 0, sizeof *o);
+	o->ports[0] = 25, o->ports[1] = 465, o->ports[2] = 587, o->ports[3] = 2025;
+	o->nports = 4;
+	o->tls_ports[0] = 465;
+	o->ntls_ports = 1;
+	o->color = "auto";
+	o->fail_on = -1;
+	o->max_memory = DEFAULT_MAX_MEMORY;
+	o->threads = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
+	o->bpf = (struct sbuf)SBUF_INIT;
+}
+
+/* Setters for options that are more than a flag or a string. */
+static void set_ports(struct opts *o, const char *a) { o->nports = parse_ports(a, o->ports, MAX_PORTS); }
+static void set_max_memory(struct opts *o, const char *a) { o->max_memory = parse_size(a); }
+
+static void set_tls_ports(struct opts *o, const char *a)
+{
+	o->ntls_ports = parse_ports(a, o->tls_ports, MAX_PORTS);
+	o->tls_ports_given = true;
+}
+
+static void add_keylog(struct opts *o, const char *a)
+{
+	if (o->nkeylogs >= MAX_FILES)
+		die_usage("%s", "too many --tls-keylog files (at most 256)");
+	o->keylogs[o->nkeylogs++] = a;
+}
+
+static void set_json(struct opts *o, const char *a)
+{
+	o->json = true;
+	o->json_path = a;
+}
+
+static void set_color(struct opts *o, const char *a)
+{
+	if (strcmp(a, "auto") && strcmp(a, "always") && strcmp(a, "never"))
+		die_usage("--color wants auto, always or never, not '%s'", a);
+	o->color = a;
+}
+
+static void set_threads(struct opts *o, const char *a)
+{
+	if (strcmp(a, "1") != 0 && strcmp(a, "2") != 0)
+		die_usage("--threads %s: want 1 or 2", a);
+	o->threads = a[0] - '0';
+}
+
+static void set_fail_on(struct opts *o, const char *a)
+{
+	if (strcmp(a, "info") && strcmp(a, "low") && strcmp(a, "medium") && strcmp(a, "high"))
+		die_usage("--fail-on wants info, low, medium or high, not '%s'", a);
+	o->fail_on = summary_severity_rank(a);
+}
+
+static void add_file(struct opts *o, const char *a)
+{
+	if (o->nfiles >= MAX_FILES)
+		die_usage("%s", "too many -r files (at most 256)");
+	o->files[o->nfiles++] = a;
+}
+
+enum opt_kind { OK_FLAG, OK_STR, OK_FN };
+enum { OPTF_REPEAT = 1 }; /* may be given more than once, each adds */
+
+struct optdef {
+	const char *name;   /* long name */
+	int short_name;     /* the one-letter form, or 0 */
+	int arg;            /* no_argument, required_argument, optional_argument */
+	const char *what;   /* the argument, for messages */
+	unsigned flags;     /* OPTF_* */
+	enum opt_kind kind;
+	size_t off;         /* OK_FLAG: bool, OK_STR: const char * in struct opts */
+	void (*set)(struct opts *o, const char *arg); /* OK_FN */
+};
+
+#define FLAG(f) OK_FLAG, offsetof(struct opts, f), NULL
+#define STR(f)  OK_STR, offsetof(struct opts, f), NULL
+#define FN(fn)  OK_FN, 0, fn
+
+static const struct optdef optdefs[] = {
+	/* input */
+	{ "read", 'r', required_argument, "FILE", OPTF_REPEAT, FN(add_file) },
+	{ "separate", 0, no_argument, NULL, 0, FLAG(separate) },
+	{ "interface", 'i', required_argument, "IFACE", 0, STR(iface) },
+	{ "user", 'Z', required_argument, "USER", 0, STR(run_as) },
+	{ "ports", 0, required_argument, "LIST", 0, FN(set_ports) },
+	{ "any-port", 0, no_argument, NULL, 0, FLAG(any_port) },
+	{ "tls-ports", 0, required_argument, "LIST", 0, FN(set_tls_ports) },
+	{ "tls-keylog", 0, required_argument, "FILE", OPTF_REPEAT, FN(add_keylog) },
+	{ "ui", 0, no_argument, NULL, 0, FLAG(ui) },
+	{ "no-ui", 0, no_argument, NULL, 0, FLAG(no_ui) },
+	{ "realtime", 0, no_argument, NULL, 0, FLAG(realtime) },
+	/* output */
+	{ "json", 0, optional_argument, "FILE", 0, FN(set_json) },
+	{ "events", 0, no_argument, NULL, 0, FLAG(events) },
+	{ "findings-only", 0, no_argument, NULL, 0, FLAG(findings_only) },
+	{ "show-body", 0, no_argument, NULL, 0, FLAG(body) },
+	{ "show-secrets", 0, no_argument, NULL, 0, FLAG(secrets) },
+	{ "strict-alignment", 0, no_argument, NULL, 0, FLAG(strict) },
+	{ "color", 0, required_argument, "WHEN", 0, FN(set_color) },
+	{ "no-color", 0, no_argument, NULL, 0, FLAG(no_color) },
+	{ "extract", 0, required_argument, "DIR", 0, STR(extract_dir) },
+	{ "mbox", 0, required_argument, "FILE", 0, STR(mbox_path) },
+	{ "flows", 0, no_argument, NULL, 0, FLAG(flows) },
+	{ "dump-streams", 0, required_argument, "DIR", 0, STR(dump_dir) },
+	{ "summary", 0, no_argument, NULL, 0, FLAG(summary) },
+	{ "fail-on", 0, required_argument, "SEVERITY", 0, FN(set_fail_on) },
+	{ "max-memory", 0, required_argument, "SIZE", 0, FN(set_max_memory) },
+	{ "threads", 0, required_argument, "N", 0, FN(set_threads) },
+	{ "no-sandbox", 0, no_argument, NULL, 0, FLAG(no_sandbox) },
+	{ "quiet", 'q', no_argument, NULL, 0, FLAG(quiet) },
+	{ "help", 'h', no_argument, NULL, 0, FLAG(help) },
+	{ "version", 'V', no_argument, NULL, 0, FLAG(version) },
+};
+#define N_OPTDEFS (sizeof optdefs / sizeof optdefs[0])
+#define OPT_VAL_BASE 256 /* getopt value of optdefs[i] without a short name: OPT_VAL_BASE + i */
+
+/* Pairs that cannot go together (by long name). A pair is refused when both
+ * were given, in any order; the message names both as they were written. */
+static const struct {
+	const char *a, *b, *why;
+} conflicts[] = {
+	{ "read", "interface", "read files or capture live, not both" },
+	{ "ui", "no-ui", "choose one" },
+	{ "color", "no-color", "--no-color is --color=never; choose one" },
+	{ "summary", "flows", "--flows replaces the SMTP analysis that --summary counts" },
+	{ "extract", "flows", "--extract needs SMTP analysis, which --flows replaces" },
+	{ "mbox", "flows", "--mbox needs SMTP analysis, which --flows replaces" },
+	{ "ui", "flows", "the interactive UI shows SMTP sessions, which --flows replaces" },
+	{ "fail-on", "flows", "--flows finds nothing, so --fail-on could never fire" },
+	{ "separate", "interface", "--separate is for several -r files" },
+	{ "realtime", "interface", "--realtime paces the replay of -r files; live capture has its own pace" },
+	{ "user", "read", "-Z gives up root after opening an interface (-i); reading files needs no root" },
+};
+
+/* Options that need another one (by long name). */
+static const struct {
+	const char *opt, *needs, *why;
+} requires[] = {
+	{ "realtime", "ui", "it paces the replay on the interactive screen" },
+};
+
+/* What was given: per optdefs[] row, the first spelling seen ("" if none). */
+struct seen {
+	char as[N_OPTDEFS][80];
+};
+
+static size_t optdef_index(const char *name)
+{
+	for (size_t i = 0; i < N_OPTDEFS; i++)
+		if (strcmp(optdefs[i].name, name) == 0)
+			return i;
+	return N_OPTDEFS; /* a table names an option that does not exist: caught by t_cli.sh */
+}
+
+static bool given(const struct seen *sn, const char *name)
+{
+	size_t i = optdef_index(name);
+	return i < N_OPTDEFS && sn->as[i][0];
+}
+
+static const char *given_as(const struct seen *sn, const char *name)
+{
+	return sn->as[optdef_index(name)];
+}
+
+static void die_pair(const char *a, const char *b, const char *how, const char *why)
+{
+	fprintf(stderr, "smtpscope: %s %s %s: %s (see smtpscope --help)\n", a, how, b, why);
+	exit(EXIT_USAGE);
+}
+
+/* How option d was written, for messages: "-r x", "--json", "--json=x",
+ * "--extract x" (the canonical long name even when abbreviated). */
+static void spell(char *buf, size_t len, const struct optdef *d, bool as_short, const char *arg, bool attached)
+{
+	char name[40];
+	if (as_short)
+		snprintf(name, sizeof name, "-%c", d->short_name);
+	else
+		snprintf(name, sizeof name, "--%s", d->name);
+	if (!arg)
+		snprintf(buf, len, "%s", name);
+	else
+		snprintf(buf, len, "%s%s%.40s", name, attached && !as_short ? "=" : " ", arg);
+}
+
+static void apply(struct opts *o, const struct optdef *d, const char *arg)
+{
+	switch (d->kind) {
+	case OK_FLAG: *(bool *)((char *)o + d->off) = true; break;
+	case OK_STR: *(const char **)((char *)o + d->off) = arg; break;
+	case OK_FN: d->set(o, arg); break;
+	}
+}
+
+static const struct optdef *optdef_by_val(int val)
+{
+	if (val >= OPT_VAL_BASE && (size_t)(val - OPT_VAL_BASE) < N_OPTDEFS)
+		return &optdefs[val - OPT_VAL_BASE];
+	for (size_t i = 0; i < N_OPTDEFS; i++)
+		if (val && optdefs[i].short_name == val)
+			return &optdefs[i];
+	return NULL;
+}
+
+static void check_combinations(const struct opts *o, const struct seen *sn)
+{
+	for (size_t i = 0; i < sizeof conflicts / sizeof conflicts[0]; i++)
+		if (given(sn, conflicts[i].a) && given(sn, conflicts[i].b))
+			die_pair(given_as(sn, conflicts[i].a), given_as(sn, conflicts[i].b), "and",
+			         conflicts[i].why);
+	for (size_t i = 0; i < sizeof requires / sizeof requires[0]; i++)
+		if (given(sn, requires[i].opt) && !given(sn, requires[i].needs)) {
+			fprintf(stderr, "smtpscope: %s needs --%s: %s (see smtpscope --help)\n",
+			        given_as(sn, requires[i].opt), requires[i].needs, requires[i].why);
+			exit(EXIT_USAGE);
+		}
+	if (o->ui && o->threads == 2 && given(sn, "threads"))
+		die_pair(given_as(sn, "ui"), given_as(sn, "threads"), "and",
+		         "the interactive UI runs on one thread");
 }
 
 /* A word after -r FILE is another file if it exists as a regular file or
@@ -304,298 +551,291 @@ static bool looks_like_capture(const char *w)
 	return false;
 }
 
-int main(int argc, char **argv)
+static void bpf_add(struct opts *o, const char *w)
 {
-	const char *files[MAX_FILES];
-	size_t nfiles = 0;
-	bool separate = false, realtime = false, summary = false, any_port = false;
-	int fail_on = -1; /* severity rank, -1: not asked */
-	const char *run_as = NULL; /* -Z USER */
-	const char *extract_dir = NULL, *mbox_path = NULL;
-	size_t max_memory = DEFAULT_MAX_MEMORY;
-	int threads = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
-	int ui_flag = 0; /* 1 --ui, -1 --no-ui, 0 decide: live on a terminal */
-	const char *iface = NULL, *dump_dir = NULL, *json_path = NULL, *color = "auto";
-	bool flows = false, json = false, events = false, secrets = false, body = false, strict = false,
-	     findings_only = false, quiet = false, sandbox = true;
-	uint16_t ports[MAX_PORTS] = { 25, 465, 587, 2025 };
-	size_t nports = 4;
-	uint16_t tls_ports[MAX_PORTS] = { 465 }; /* implicit TLS, RFC 8314 */
-	size_t ntls_ports = 1;
-	bool tls_ports_given = false;
-	const char *keylogs[MAX_FILES];
-	size_t nkeylogs = 0;
+	if (o->bpf.len)
+		sbuf_addc(&o->bpf, ' ');
+	sbuf_adds(&o->bpf, w);
+}
 
-	static const struct option longopts[] = {
-		{ "read", required_argument, NULL, 'r' },
-		{ "interface", required_argument, NULL, 'i' },
-		{ "ports", required_argument, NULL, OPT_PORTS },
-		{ "flows", no_argument, NULL, OPT_FLOWS },
-		{ "dump-streams", required_argument, NULL, OPT_DUMP },
-		{ "json", optional_argument, NULL, OPT_JSON },
-		{ "events", no_argument, NULL, OPT_EVENTS },
-		{ "show-secrets", no_argument, NULL, OPT_SECRETS },
-		{ "show-body", no_argument, NULL, OPT_BODY },
-		{ "color", required_argument, NULL, OPT_COLOR },
-		{ "no-color", no_argument, NULL, OPT_NOCOLOR },
-		{ "strict-alignment", no_argument, NULL, OPT_STRICT },
-		{ "findings-only", no_argument, NULL, OPT_FINDINGS_ONLY },
-		{ "separate", no_argument, NULL, OPT_SEPARATE },
-		{ "ui", no_argument, NULL, OPT_UI },
-		{ "no-ui", no_argument, NULL, OPT_NOUI },
-		{ "realtime", no_argument, NULL, OPT_REALTIME },
-		{ "summary", no_argument, NULL, OPT_SUMMARY },
-		{ "any-port", no_argument, NULL, OPT_ANY_PORT },
-		{ "user", required_argument, NULL, 'Z' },
-		{ "extract", required_argument, NULL, OPT_EXTRACT },
-		{ "mbox", required_argument, NULL, OPT_MBOX },
-		{ "max-memory", required_argument, NULL, OPT_MAXMEM },
-		{ "threads", required_argument, NULL, OPT_THREADS },
-		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
-		{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
-		{ "tls-ports", required_argument, NULL, OPT_TLS_PORTS },
-		{ "tls-keylog", required_argument, NULL, OPT_TLS_KEYLOG },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
+/* getopt_long's tables from optdefs[]: a long-only option's value is
+ * OPT_VAL_BASE + its row. */
+static void getopt_tables(struct option *longopts, char *shortopts)
+{
+	size_t sl = 0;
+	shortopts[sl++] = '+'; /* stop at a word: it is the expression's (parse_args goes on) */
+	shortopts[sl++] = ':'; /* a missing argument is ':', not '?' */
+	for (size_t i = 0; i < N_OPTDEFS; i++) {
+		const struct optdef *d = &optdefs[i];
+		int val = d->short_name ? d->short_name : OPT_VAL_BASE + (int)i;
+		longopts[i] = (struct option){ d->name, d->arg, NULL, val };
+		if (d->short_name) {
+			shortopts[sl++] = (char)d->short_name;
+			if (d->arg == required_argument)
+				shortopts[sl++] = ':';
+		}
+	}
+	longopts[N_OPTDEFS] = (struct option){ NULL, 0, NULL, 0 };
+	shortopts[sl] = '\0';
+}
+
+/* One option getopt_long returned (optarg its argument): refuse an option
+ * word taken as its argument and a second one where one is allowed, note how
+ * it was written, set it. */
+static void take_option(struct opts *o, struct seen *sn, const struct optdef *d, bool as_short, char **argv)
+{
+	size_t idx = (size_t)(d - optdefs);
+	/* an argument of its own word (not -rFILE or --opt=ARG) */
+	bool separate_word = optarg && optind >= 2 && optarg == argv[optind - 1];
+	if (separate_word && d->arg == required_argument && optarg[0] == '-' && optarg[1]) {
+		char name[64];
+		spell(name, sizeof name, d, as_short, NULL, false);
+		fprintf(stderr, "smtpscope: %s needs an argument (%s), and '%.60s' is an option (see smtpscope --help)\n",
+		        name, d->what, optarg);
+		exit(EXIT_USAGE);
+	}
+	char as[sizeof sn->as[0]];
+	spell(as, sizeof as, d, as_short, optarg, !separate_word);
+	if (sn->as[idx][0] && !(d->flags & OPTF_REPEAT) && d->arg != no_argument) {
+		char why[64];
+		snprintf(why, sizeof why, "--%s may be given only once", d->name);
+		die_pair(sn->as[idx], as, "and", why);
+	}
+	if (!sn->as[idx][0])
+		memcpy(sn->as[idx], as, sizeof as);
+	apply(o, d, optarg);
+}
+
+/* Parse argv into o. Options and the words of the BPF expression may come in
+ * any order, as with tcpdump on glibc: a word starting with '-' is an option
+ * (after "--", every word is the expression's). Errors are one line on
+ * stderr and exit with EXIT_USAGE. */
+static void parse_args(int argc, char **argv, struct opts *o)
+{
+	struct option longopts[N_OPTDEFS + 1];
+	char shortopts[3 + 3 * N_OPTDEFS];
+	getopt_tables(longopts, shortopts);
+	static struct seen sn; /* static: large, and read once */
+	memset(&sn, 0, sizeof sn);
 	opterr = 0;
-	int c;
-	/* '+': stop at the first non-option, which starts the BPF expression */
-	while ((c = getopt_long(argc, argv, "+r:i:Z:qhV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'r':
-			if (nfiles >= MAX_FILES)
-				die_usage("%s", "too many -r files (at most 256)");
-			files[nfiles++] = optarg;
-			/* -r A B C: further non-option words that name files are files too */
-			while (optind < argc && argv[optind][0] != '-' && nfiles < MAX_FILES &&
-			       looks_like_capture(argv[optind]))
-				files[nfiles++] = argv[optind++];
-			break;
-		case OPT_SEPARATE: separate = true; break;
-		case OPT_UI: ui_flag = 1; break;
-		case OPT_NOUI: ui_flag = -1; break;
-		case OPT_REALTIME: realtime = true; break;
-		case OPT_SUMMARY: summary = true; break;
-		case OPT_ANY_PORT: any_port = true; break;
-		case 'Z': run_as = optarg; break;
-		case OPT_EXTRACT: extract_dir = optarg; break;
-		case OPT_MBOX: mbox_path = optarg; break;
-		case OPT_MAXMEM: max_memory = parse_size(optarg); break;
-		case OPT_THREADS:
-			if (strcmp(optarg, "1") != 0 && strcmp(optarg, "2") != 0)
-				die_usage("--threads %s: want 1 or 2", optarg);
-			threads = optarg[0] - '0';
-			break;
-		case OPT_FAIL_ON:
-			if (strcmp(optarg, "info") && strcmp(optarg, "low") && strcmp(optarg, "medium") &&
-			    strcmp(optarg, "high"))
-				die_usage("--fail-on wants info, low, medium or high, not '%s'", optarg);
-			fail_on = summary_severity_rank(optarg);
-			break;
-		case 'i': iface = optarg; break;
-		case OPT_PORTS: nports = parse_ports(optarg, ports, MAX_PORTS); break;
-		case OPT_TLS_PORTS:
-			ntls_ports = parse_ports(optarg, tls_ports, MAX_PORTS);
-			tls_ports_given = true;
-			break;
-		case OPT_TLS_KEYLOG:
-			if (nkeylogs >= MAX_FILES)
-				die_usage("%s", "too many --tls-keylog files (at most 256)");
-			keylogs[nkeylogs++] = optarg;
-			break;
-		case OPT_FLOWS: flows = true; break;
-		case OPT_DUMP: dump_dir = optarg; break;
-		case OPT_JSON:
-			json = true;
-			json_path = optarg;
-			break;
-		case OPT_EVENTS: events = true; break;
-		case OPT_SECRETS: secrets = true; break;
-		case OPT_BODY: body = true; break;
-		case OPT_COLOR:
-			if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never"))
-				die_usage("--color wants auto, always or never, not '%s'", optarg);
-			color = optarg;
-			break;
-		case OPT_NOCOLOR: color = "never"; break;
-		case OPT_STRICT: strict = true; break;
-		case OPT_FINDINGS_ONLY: findings_only = true; break;
-		case OPT_NO_SANDBOX: sandbox = false; break;
-		case 'q': quiet = true; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		case 'V': printf("smtpscope %s\n", SMTPSCOPE_VERSION); return EXIT_OK;
-		case '?':
-		default:
-			if (optopt && optopt < 256)
+	for (;;) {
+		int before = optind, li = -1;
+		int c = getopt_long(argc, argv, shortopts, longopts, &li);
+		if (c == -1) {
+			if (optind == before + 1 && strcmp(argv[before], "--") == 0) {
+				for (int i = optind; i < argc; i++)
+					bpf_add(o, argv[i]); /* after "--": the expression's, '-' or not */
+				break;
+			}
+			if (optind >= argc)
+				break;
+			bpf_add(o, argv[optind++]); /* a word of the expression; options may follow */
+			continue;
+		}
+		const struct optdef *d = c == '?' ? NULL : optdef_by_val(c == ':' ? optopt : c);
+		if (c == ':' && d) {
+			char name[64];
+			spell(name, sizeof name, d, strncmp(argv[optind - 1], "--", 2) != 0, NULL, false);
+			fprintf(stderr, "smtpscope: %s needs an argument (%s) (see smtpscope --help)\n", name, d->what);
+			exit(EXIT_USAGE);
+		}
+		if (!d) {
+			if (optopt && optopt < 256 && !optdef_by_val(optopt))
 				fprintf(stderr, "smtpscope: unknown or incomplete option '-%c' (see smtpscope --help)\n", optopt);
 			else
 				fprintf(stderr, "smtpscope: unknown or incomplete option '%s' (see smtpscope --help)\n",
 				        argv[optind - 1]);
-			return EXIT_USAGE;
+			exit(EXIT_USAGE);
+		}
+		take_option(o, &sn, d, li < 0, argv);
+		if (o->help || o->version)
+			return; /* at once, as before: the rest is not looked at */
+		if (d->short_name == 'r') {
+			/* -r A B C: further words that name files are files too */
+			while (optind < argc && argv[optind][0] != '-' && looks_like_capture(argv[optind]))
+				add_file(o, argv[optind++]);
 		}
 	}
-	const char *file = nfiles ? files[0] : NULL;
-	if (!file && !iface) {
-		fputs("smtpscope: nothing to read: give -r FILE or -i IFACE (see smtpscope --help)\n", stderr);
-		return EXIT_USAGE;
-	}
-	if (file && iface)
-		die_usage("%s", "give either -r FILE or -i IFACE, not both");
-	if (optind < argc && argv[optind][0] == '-' && argv[optind][1])
-		die_usage("unknown option '%s'", argv[optind]);
+	check_combinations(o, &sn);
+	if (!o->nfiles && !o->iface)
+		die_usage("%s", "nothing to read: give -r FILE or -i IFACE");
+}
 
-	/* BPF expression: the remaining words, as tcpdump takes them */
-	struct sbuf bpf = SBUF_INIT;
-	for (int i = optind; i < argc; i++) {
-		if (bpf.len)
-			sbuf_addc(&bpf, ' ');
-		sbuf_adds(&bpf, argv[i]);
-	}
+/* ---- open / run / finish ------------------------------------------------- */
 
-	char err[512];
-	/* TLS secrets: read now (a missing file is an error before any work),
-	 * shared read-only with the worker; with -i re-read as they grow */
-	struct tls_keys *keys = nkeylogs ? tls_keys_new() : NULL;
-	for (size_t i = 0; i < nkeylogs; i++) {
-		if (tls_keys_add_file(keys, keylogs[i], err, sizeof err) != 0) {
-			fprintf(stderr, "smtpscope: --tls-keylog %s\n", err);
-			return EXIT_USAGE;
-		}
-	}
-	/* and the secrets of pcapng Decryption Secrets Blocks (editcap --inject-secrets) */
-	for (size_t i = 0; i < nfiles; i++)
-		capture_pcapng_secrets(files[i], on_dsb, &keys, NULL, err, sizeof err); /* an unreadable file: source_open says so */
-	struct source_opts so = { iface, files, nfiles, separate, bpf.len ? bpf.buf : NULL };
-	struct source *src = source_open(&so, err, sizeof err);
-	if (!src) {
-		fprintf(stderr, "smtpscope: %s\n", err);
-		return EXIT_USAGE;
-	}
-	/* Live capture: give up root as soon as the device is open (tcpdump's
-	 * -Z); outputs are then created as that user. */
-	if (iface && geteuid() == 0) {
-		const char *who = run_as ? run_as : "nobody";
-		if (strcmp(who, "root") != 0 && drop_privileges(who, err, sizeof err) != 0) {
-			fprintf(stderr, "smtpscope: %s\n", err);
-			return EXIT_USAGE;
-		}
-	}
-	if ((json_path && strcmp(json_path, "-") != 0 && check_output_path(json_path, false, err, sizeof err) != 0) ||
-	    (dump_dir && check_output_path(dump_dir, true, err, sizeof err) != 0) ||
-	    (extract_dir && check_output_path(extract_dir, true, err, sizeof err) != 0) ||
-	    (mbox_path && check_output_path(mbox_path, false, err, sizeof err) != 0)) {
-		fprintf(stderr, "smtpscope: %s\n", err);
-		return EXIT_USAGE;
-	}
-	if ((extract_dir || mbox_path) && flows)
-		die_usage("%s", "--extract and --mbox need SMTP analysis; they cannot go with --flows");
-	struct extract *ex = NULL;
-	if (extract_dir || mbox_path) {
-		struct extract_opts xo = { extract_dir, mbox_path, { 0 } };
-		xo.json.show_secrets = secrets;
-		xo.json.write_headers_json = msgwire_headers_json;
-		ex = extract_new(&xo, err, sizeof err);
-		if (!ex) {
-			fprintf(stderr, "smtpscope: %s\n", err);
-			return EXIT_USAGE;
-		}
-	}
-	bool use_ui = ui_flag > 0 || (ui_flag == 0 && iface && isatty(STDOUT_FILENO));
-	if (use_ui && json && !json_path)
-		die_usage("%s", "--json to standard output cannot share the terminal with the UI: use --json=FILE");
+/* Everything a run holds once it is open. */
+struct run {
+	struct source *src;
+	struct extract *ex;
+	struct event_bus bus;
+	FILE *json_file;        /* --json=FILE, or NULL */
+	struct sink *sum;       /* the summary sink (always there: progress, --fail-on) */
+	struct analyzer *an;
+	struct tls_keys *keys;  /* --tls-keylog / pcapng secrets, or NULL */
+	bool use_ui;
+};
 
-	/* outputs */
-	struct event_bus bus = { { 0 }, 0, 0 };
-	FILE *json_file = NULL;
-	if (json_path && strcmp(json_path, "-") != 0) {
-		int jfd = open(json_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-		json_file = jfd >= 0 ? fdopen(jfd, "w") : NULL;
-		if (!json_file) {
-			fprintf(stderr, "smtpscope: --json=%s: %s\n", json_path, strerror(errno));
-			return EXIT_USAGE;
-		}
-	}
+/* A pcapng Decryption Secrets Block: TLS key log text joins the key store. */
+static void on_dsb(void *user, uint32_t type, const uint8_t *p, size_t n)
+{
+	struct tls_keys **keys = user;
+	if (type != CAPTURE_SECRETS_TLS)
+		return;
+	if (!*keys)
+		*keys = tls_keys_new();
+	tls_keys_add_text(*keys, p, n);
+}
+
+static int fail(const char *err)
+{
+	fprintf(stderr, "smtpscope: %s\n", err);
+	return EXIT_USAGE;
+}
+
+/* The outputs (sinks) on r->bus, as the options ask. */
+static void open_sinks(const struct opts *o, struct run *r)
+{
 	static char stdout_buf[1 << 16];
 	setvbuf(stdout, stdout_buf, _IOFBF, sizeof stdout_buf);
+	const char *color = o->no_color ? "never" : o->color;
 	bool use_color = strcmp(color, "always") == 0 ||
 	                 (strcmp(color, "auto") == 0 && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
 	struct out_opts oo = { 0 };
 	oo.color = use_color;
-	oo.show_body = body;
-	oo.show_secrets = secrets;
-	oo.events = events;
-	oo.findings_only = findings_only;
-	oo.group = !iface; /* files: session by session; live: as it happens */
-	oo.write_headers_json = msgwire_headers_json;
-	oo.write_headers_text = msgwire_headers_text;
+	oo.show_body = o->body;
+	oo.show_secrets = o->secrets;
+	oo.events = o->events;
+	oo.findings_only = o->findings_only;
+	oo.group = !o->iface; /* files: session by session; live: as it happens */
+	oo.write_headers_json = out_imf_txn_json;
+	oo.write_headers_text = out_imf_txn_text;
+	FILE *jf = r->json_file ? r->json_file : stdout;
 	/* --json alone replaces the text on stdout; --json=FILE writes beside nothing else */
-	if (flows) {
-		if (json)
-			event_bus_add(&bus, out_flows_new(json_file ? json_file : stdout, 1));
+	if (o->flows) {
+		if (o->json)
+			event_bus_add(&r->bus, out_flows_new(jf, 1));
 		else
-			event_bus_add(&bus, out_flows_new(stdout, 0));
+			event_bus_add(&r->bus, out_flows_new(stdout, 0));
 	} else {
-		if (json && !summary) /* --summary --json: the summary record alone */
-			event_bus_add(&bus, out_json_new(json_file ? json_file : stdout, &oo));
-		else if (!json && !summary && !use_ui)
-			event_bus_add(&bus, out_text_new(stdout, &oo));
+		if (o->json && !o->summary) /* --summary --json: the summary record alone */
+			event_bus_add(&r->bus, out_json_new(jf, &oo));
+		else if (!o->json && !o->summary && !r->use_ui)
+			event_bus_add(&r->bus, out_text_new(stdout, &oo));
 	}
 	/* Always counted (progress, --fail-on); printed at the end of a text run,
 	 * or with --summary (as a JSON record when the output is JSON). */
-	bool print_summary = !flows && (summary || (!json && !use_ui));
-	if (ex)
-		event_bus_add(&bus, extract_sink(ex));
-	struct sink *sum = out_summary_new(json ? (json_file ? json_file : stdout) : stdout, json, print_summary);
-	event_bus_add(&bus, sum);
+	bool print_summary = !o->flows && (o->summary || (!o->json && !r->use_ui));
+	if (r->ex)
+		event_bus_add(&r->bus, extract_sink(r->ex));
+	r->sum = out_summary_new(o->json ? jf : stdout, o->json, print_summary);
+	event_bus_add(&r->bus, r->sum);
+}
+
+/* Open the capture, drop privileges, open the outputs, confine the process
+ * and start the analyzer. Returns EXIT_OK, or EXIT_USAGE after a message. */
+static int run_open(const struct opts *o, struct run *r)
+{
+	char err[512];
+	memset(r, 0, sizeof *r);
+	/* TLS secrets: read now (a missing file is an error before any work),
+	 * shared read-only with the worker; with -i re-read as they grow; and
+	 * the secrets of pcapng Decryption Secrets Blocks (editcap --inject-secrets) */
+	r->keys = o->nkeylogs ? tls_keys_new() : NULL;
+	for (size_t i = 0; i < o->nkeylogs; i++)
+		if (tls_keys_add_file(r->keys, o->keylogs[i], err, sizeof err) != 0) {
+			fprintf(stderr, "smtpscope: --tls-keylog %s\n", err);
+			return EXIT_USAGE;
+		}
+	for (size_t i = 0; i < o->nfiles; i++) /* an unreadable file: source_open says so */
+		capture_pcapng_secrets(o->files[i], on_dsb, &r->keys, NULL, err, sizeof err);
+	struct source_opts so = { o->iface, o->files, o->nfiles, o->separate, o->bpf.len ? o->bpf.buf : NULL };
+	r->src = source_open(&so, err, sizeof err);
+	if (!r->src)
+		return fail(err);
+	/* Live capture: give up root as soon as the device is open (tcpdump's
+	 * -Z); outputs are then created as that user. */
+	if (o->iface && geteuid() == 0) {
+		const char *who = o->run_as ? o->run_as : "nobody";
+		if (strcmp(who, "root") != 0 && drop_privileges(who, err, sizeof err) != 0)
+			return fail(err);
+	}
+	if ((o->json_path && strcmp(o->json_path, "-") != 0 && check_output_path(o->json_path, false, err, sizeof err) != 0) ||
+	    (o->dump_dir && check_output_path(o->dump_dir, true, err, sizeof err) != 0) ||
+	    (o->extract_dir && check_output_path(o->extract_dir, true, err, sizeof err) != 0) ||
+	    (o->mbox_path && check_output_path(o->mbox_path, false, err, sizeof err) != 0))
+		return fail(err);
+	if (o->extract_dir || o->mbox_path) {
+		struct extract_opts xo = { o->extract_dir, o->mbox_path, { 0 } };
+		xo.json.show_secrets = o->secrets;
+		xo.json.write_headers_json = out_imf_txn_json;
+		r->ex = extract_new(&xo, err, sizeof err);
+		if (!r->ex)
+			return fail(err);
+	}
+	r->use_ui = o->ui || (!o->no_ui && o->iface && isatty(STDOUT_FILENO));
+	if (r->use_ui && o->json && !o->json_path)
+		die_usage("%s", "--json to standard output cannot share the terminal with the UI: use --json=FILE");
+	if (o->json_path && strcmp(o->json_path, "-") != 0) {
+		int jfd = open(o->json_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+		r->json_file = jfd >= 0 ? fdopen(jfd, "w") : NULL;
+		if (!r->json_file) {
+			fprintf(stderr, "smtpscope: --json=%s: %s\n", o->json_path, strerror(errno));
+			return EXIT_USAGE;
+		}
+	}
+	open_sinks(o, r);
 
 	struct analyzer_opts ao = { 0 };
-	ao.smtp = !flows;
-	ao.dump_dir = dump_dir;
-	ao.show_secrets = secrets;
-	ao.strict_alignment = strict;
+	ao.smtp = !o->flows;
+	ao.dump_dir = o->dump_dir;
+	ao.show_secrets = o->secrets;
+	ao.strict_alignment = o->strict;
 	flow_config_defaults(&ao.flow);
-	ao.flow.server_ports = ports;
-	ao.flow.n_server_ports = nports;
-	ao.any_port = any_port;
+	ao.flow.server_ports = o->ports;
+	ao.flow.n_server_ports = o->nports;
+	ao.any_port = o->any_port;
 	/* --max-memory: the heap is watched (flows shed under pressure), and the
 	 * fixed caps are sized from it: 1/8 for out-of-order data, ~4 KiB a flow. */
-	ao.max_memory = max_memory;
-	ao.threads = use_ui ? 1 : threads; /* the UI reads the sinks between batches */
-	ao.flow.ooo_bytes_total = max_memory / 8;
-	ao.flow.max_flows = max_memory / 4096;
-	ao.extract = ex;
-	ao.flow.all_ports = any_port;
-	ao.tls_keys = keys;
-	ao.tls_keys_live = iface ? keys : NULL;
-	ao.tls_ports = tls_ports;
-	ao.n_tls_ports = ntls_ports;
+	ao.max_memory = o->max_memory;
+	ao.threads = r->use_ui ? 1 : o->threads; /* the UI reads the sinks between batches */
+	ao.flow.ooo_bytes_total = o->max_memory / 8;
+	ao.flow.max_flows = o->max_memory / 4096;
+	ao.extract = r->ex;
+	ao.flow.all_ports = o->any_port;
+	ao.tls_keys = r->keys;
+	ao.tls_keys_live = o->iface ? r->keys : NULL;
+	ao.tls_ports = o->tls_ports;
+	ao.n_tls_ports = o->ntls_ports;
 	/* a port given to --tls-ports is watched even when --ports omits it */
-	for (size_t i = 0; tls_ports_given && i < ntls_ports; i++) {
+	static uint16_t ports[2 * MAX_PORTS];
+	size_t np = o->nports;
+	memcpy(ports, o->ports, np * sizeof ports[0]);
+	for (size_t i = 0; o->tls_ports_given && i < o->ntls_ports; i++) {
 		bool have = false;
-		for (size_t k = 0; k < nports; k++)
-			have |= ports[k] == tls_ports[i];
-		if (!have && nports < MAX_PORTS)
-			ports[nports++] = tls_ports[i];
+		for (size_t k = 0; k < np; k++)
+			have |= ports[k] == o->tls_ports[i];
+		if (!have)
+			ports[np++] = o->tls_ports[i];
 	}
-	ao.flow.n_server_ports = nports;
+	ao.flow.server_ports = ports;
+	ao.flow.n_server_ports = np;
 	/* Capture open, privileges dropped, outputs open: confine the process
 	 * before analyzer_new starts the worker thread (src/sandbox.c). */
-	struct sandbox_opts sbo = { use_ui, quiet, iface, source_fd(src), extract_dir, mbox_path, dump_dir,
-	                            iface ? keylogs : NULL, iface ? nkeylogs : 0 };
-	if (sandbox && sandbox_apply(&sbo, err, sizeof err) != 0) {
-		fprintf(stderr, "smtpscope: %s\n", err);
-		return EXIT_USAGE;
-	}
-	struct analyzer *an = analyzer_new(&ao, source_linktype(src), &bus, err, sizeof err);
-	if (!an) {
-		fprintf(stderr, "smtpscope: %s\n", err);
-		return EXIT_USAGE;
-	}
+	struct sandbox_opts sbo = { r->use_ui, o->quiet, o->iface, source_fd(r->src), o->extract_dir, o->mbox_path,
+	                            o->dump_dir, o->iface ? o->keylogs : NULL, o->iface ? o->nkeylogs : 0 };
+	if (!o->no_sandbox && sandbox_apply(&sbo, err, sizeof err) != 0)
+		return fail(err);
+	r->an = analyzer_new(&ao, source_linktype(r->src), &r->bus, err, sizeof err);
+	if (!r->an)
+		return fail(err);
+	return EXIT_OK;
+}
 
-	g_src = src;
+/* Feed the analyzer until the input ends or a signal asks to stop: the UI's
+ * loop, the live poll loop, or files flat out. Returns the exit status so far. */
+static int run_loop(const struct opts *o, struct run *r)
+{
+	g_src = r->src;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
@@ -603,91 +843,113 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct progress prog = { !quiet && !use_ui && !source_live(src) && isatty(STDERR_FILENO), 0, 0 };
+	struct progress prog = { !o->quiet && !r->use_ui && !source_live(r->src) && isatty(STDERR_FILENO), 0, 0 };
 	int status = EXIT_OK;
-	if (use_ui) {
-		struct ui_args ua = { src, an, &bus, realtime, secrets, &stop_requested };
-		if (ui_run(&ua, err, sizeof err) != 0) {
-			fprintf(stderr, "smtpscope: %s\n", err);
-			status = EXIT_USAGE;
-		}
-	} else if (source_live(src)) {
-		int fd = source_fd(src);
+	if (r->use_ui) {
+		char err[512];
+		struct ui_args ua = { r->src, r->an, &r->bus, o->realtime, o->secrets, &stop_requested };
+		if (ui_run(&ua, err, sizeof err) != 0)
+			status = fail(err);
+	} else if (source_live(r->src)) {
+		int fd = source_fd(r->src);
 		uint64_t keys_read_us = 0;
 		while (!stop_requested) {
 			struct pollfd pfd = { fd, POLLIN, 0 };
 			int pr = fd >= 0 ? poll(&pfd, 1, 200) : 0;
 			if (pr < 0 && errno != EINTR)
 				break;
-			if (source_feed(src, an, BATCH) == SOURCE_EOF)
+			if (source_feed(r->src, r->an, BATCH) == SOURCE_EOF)
 				break;
-			analyzer_tick(an, now_us());
-			analyzer_flush(an);
-			if (keys && now_us() - keys_read_us >= 100000) { /* clients append to their key logs */
+			analyzer_tick(r->an, now_us());
+			analyzer_flush(r->an);
+			if (r->keys && now_us() - keys_read_us >= 100000) { /* clients append to their key logs */
 				keys_read_us = now_us();
-				tls_keys_refresh(keys);
+				tls_keys_refresh(r->keys);
 			}
 		}
 	} else {
-		while (!stop_requested && source_feed(src, an, BATCH) != SOURCE_EOF)
-			progress_tick(&prog, src, sum);
+		while (!stop_requested && source_feed(r->src, r->an, BATCH) != SOURCE_EOF)
+			progress_tick(&prog, r->src, r->sum);
 	}
-	if (source_fatal(src)) {
-		fprintf(stderr, "smtpscope: capture error: %s\n", source_fatal(src));
+	if (source_fatal(r->src)) {
+		fprintf(stderr, "smtpscope: capture error: %s\n", source_fatal(r->src));
 		status = EXIT_USAGE;
-	} else if (source_damaged(src) && status == EXIT_OK) {
+	} else if (source_damaged(r->src) && status == EXIT_OK) {
 		status = EXIT_DAMAGED;
 	}
-	analyzer_finish(an);
+	analyzer_finish(r->an);
 	progress_end(&prog);
-	{
-		struct analyzer_stats st;
-		analyzer_stats(an, &st);
-		struct capture_stats cs;
-		source_stats(src, &cs);
-		struct summary_totals tot = { st.packets, st.bytes, st.flow.flows_total, st.gaps, st.gap_bytes,
-		                              cs.valid, cs.dropped, cs.if_dropped };
-		out_summary_set_totals(sum, &tot);
-	}
+	return status;
+}
+
+/* Close the outputs, print the statistics and warnings, apply --fail-on and
+ * free the run. Returns the final exit status. */
+static int run_finish(const struct opts *o, struct run *r, int status)
+{
+	struct analyzer_stats st;
+	analyzer_stats(r->an, &st);
+	struct capture_stats cs;
+	source_stats(r->src, &cs);
+	struct summary_totals tot = { st.packets, st.bytes, st.flow.flows_total, st.gaps, st.gap_bytes,
+	                              cs.valid, cs.dropped, cs.if_dropped };
+	out_summary_set_totals(r->sum, &tot);
 	struct summary_counts counts;
-	out_summary_counts(sum, &counts);
-	event_bus_close(&bus);
+	out_summary_counts(r->sum, &counts);
+	event_bus_close(&r->bus);
 	fflush(stdout);
-	if (json_file && fclose(json_file) != 0) {
-		fprintf(stderr, "smtpscope: --json=%s: %s\n", json_path, strerror(errno));
+	if (r->json_file && fclose(r->json_file) != 0) {
+		fprintf(stderr, "smtpscope: --json=%s: %s\n", o->json_path, strerror(errno));
 		status = EXIT_USAGE;
 	}
 
-	struct capture_stats cs;
-	source_stats(src, &cs);
-	struct analyzer_stats st;
-	analyzer_stats(an, &st);
-	if (!quiet && cs.valid)
+	source_stats(r->src, &cs);
+	analyzer_stats(r->an, &st);
+	if (!o->quiet && cs.valid)
 		fprintf(stderr, "smtpscope: %llu packets received, %llu dropped by the kernel, %llu dropped by the interface\n",
 		        (unsigned long long)cs.received, (unsigned long long)cs.dropped,
 		        (unsigned long long)cs.if_dropped);
-	if (!quiet && st.memory_pressure)
+	if (!o->quiet && st.memory_pressure)
 		fprintf(stderr, "smtpscope: warning: memory reached --max-memory %zu MiB %llu times; flows were evicted (their records say \"evicted\")\n",
-		        max_memory >> 20, (unsigned long long)st.memory_pressure);
-	if (!quiet && st.dump_errors)
+		        o->max_memory >> 20, (unsigned long long)st.memory_pressure);
+	if (!o->quiet && st.dump_errors)
 		fprintf(stderr, "smtpscope: warning: %llu writes to %s failed\n", (unsigned long long)st.dump_errors,
-		        dump_dir);
-	if (ex) {
+		        o->dump_dir);
+	if (r->ex) {
 		struct extract_stats xs;
-		extract_stats(ex, &xs);
-		if (!quiet && xs.errors)
+		extract_stats(r->ex, &xs);
+		if (!o->quiet && xs.errors)
 			fprintf(stderr, "smtpscope: warning: %llu messages could not be extracted completely (--extract/--mbox)\n",
 			        (unsigned long long)xs.errors);
 	}
-	if (fail_on >= 0 && status != EXIT_USAGE) {
-		for (int r = fail_on; r < 4; r++)
-			if (counts.findings[r])
+	if (o->fail_on >= 0 && status != EXIT_USAGE) {
+		for (int k = o->fail_on; k < 4; k++)
+			if (counts.findings[k])
 				status = EXIT_FINDINGS;
 	}
-	analyzer_free(an);
-	extract_free(ex);
-	tls_keys_free(keys);
-	source_close(src);
-	sbuf_free(&bpf);
+	analyzer_free(r->an);
+	extract_free(r->ex);
+	tls_keys_free(r->keys);
+	source_close(r->src);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	static struct opts o; /* static: the file list is large */
+	opts_init(&o);
+	parse_args(argc, argv, &o);
+	if (o.help) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (o.version) {
+		printf("smtpscope %s\n", SMTPSCOPE_VERSION);
+		return EXIT_OK;
+	}
+	struct run r;
+	int status = run_open(&o, &r);
+	if (status == EXIT_OK)
+		status = run_finish(&o, &r, run_loop(&o, &r));
+	sbuf_free(&o.bpf);
 	return status;
 }

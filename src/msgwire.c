@@ -2,14 +2,14 @@
  * transaction to the verdicts. Contract in include/msgwire.h.
  *
  * One imf parser per message in flight, stored in txn->headers (freed by the
- * SMTP layer through txn->headers_free). Findings are copied into the
- * transaction as struct smtp_finding (ids and severities are constants). */
+ * SMTP layer through txn->headers_free) with the msgwire it came from, whose
+ * pool takes it back. Findings are copied into the transaction as struct
+ * smtp_finding (ids and severities are constants). */
 #include "msgwire.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "extract.h"
 #include "imf.h"
 #include "sbuf.h"
 #include "tls.h"
@@ -17,70 +17,95 @@
 
 #define MSGWIRE_RCPT_MAX 100 /* recipients handed to the verdicts (look-alike checks) */
 
-struct msgwire {
-	bool strict;                        /* --strict-alignment */
-	struct smtp_msg_hooks hooks;        /* what the SMTP layer calls */
-	struct extract *x;                  /* --extract/--mbox, or NULL (borrowed) */
+/* What txn->headers points at: the message's parser and the msgwire whose
+ * pool it goes back to (the SMTP layer's headers_free gets only this). */
+struct mw_msg {
+	struct imf_parser *p;
+	struct msgwire *m;
 };
 
 /* A few finished parsers are kept for the next messages (a parser is a few
  * KiB, zeroed when new): at most PARSER_POOL_MAX, so the pool stays small
- * whatever the traffic. Used only on the application layer's one
- * thread (docs/design.md, "Threads"). */
+ * whatever the traffic. The pool belongs to its msgwire, and a msgwire is
+ * used by one thread (the application layer's: docs/design.md, "Threads"
+ * and "Per-thread state"), so no lock and no process-wide state. */
 #define PARSER_POOL_MAX 32
-static struct imf_parser *parser_pool[PARSER_POOL_MAX];
-static size_t parser_pool_n;
 
-static void parser_free(void *p)
+struct msgwire {
+	bool strict;                        /* --strict-alignment */
+	struct smtp_msg_hooks hooks;        /* what the SMTP layer calls */
+	struct mw_msg *pool[PARSER_POOL_MAX]; /* finished parsers, reset */
+	size_t pool_n;                      /* entries in pool */
+	struct imf_scratch scratch;         /* lent to every parser of this msgwire */
+};
+
+static void msg_destroy(struct mw_msg *h)
 {
-	if (p && parser_pool_n < PARSER_POOL_MAX) {
-		imf_parser_reset(p); /* releases the message's header data now */
-		parser_pool[parser_pool_n++] = p;
+	imf_parser_free(h->p);
+	free(h);
+}
+
+static void parser_free(void *headers)
+{
+	struct mw_msg *h = headers;
+	if (!h)
+		return;
+	struct msgwire *m = h->m;
+	if (m->pool_n < PARSER_POOL_MAX) {
+		imf_parser_reset(h->p); /* releases the message's header data now */
+		m->pool[m->pool_n++] = h;
 		return;
 	}
-	imf_parser_free(p);
+	msg_destroy(h);
+}
+
+static struct mw_msg *msg_get(struct msgwire *m)
+{
+	if (m->pool_n)
+		return m->pool[--m->pool_n];
+	struct mw_msg *h = xcalloc(1, sizeof *h);
+	h->p = imf_parser_new_scratch(&m->scratch);
+	h->m = m;
+	return h;
+}
+
+/* The parser behind txn->headers. */
+static struct imf_parser *txn_parser(const struct smtp_txn *t)
+{
+	return ((const struct mw_msg *)t->headers)->p;
 }
 
 static void mw_begin(void *user, struct smtp_txn *t)
 {
-	struct msgwire *m = user;
-	if (m->x)
-		extract_begin(m->x, t);
 	if (t->headers) {
-		imf_parser_reset(t->headers);
+		imf_parser_reset(txn_parser(t));
 	} else {
-		t->headers = parser_pool_n ? parser_pool[--parser_pool_n] : imf_parser_new();
+		t->headers = msg_get(user);
 		t->headers_free = parser_free;
 	}
 }
 
 static void mw_data(void *user, struct smtp_txn *t, const uint8_t *p, size_t n)
 {
-	struct msgwire *m = user;
-	if (m->x)
-		extract_data(m->x, t, p, n);
+	(void)user;
 	if (t->headers)
-		imf_push(t->headers, p, n);
+		imf_push(txn_parser(t), p, n);
 }
 
 static void mw_gap(void *user, struct smtp_txn *t, uint64_t len)
 {
-	struct msgwire *m = user;
-	if (m->x)
-		extract_gap(m->x, t, len);
+	(void)user;
 	if (t->headers)
-		imf_gap(t->headers, len);
+		imf_gap(txn_parser(t), len);
 }
 
 static void mw_end(void *user, struct smtp_txn *t)
 {
-	struct msgwire *m = user;
-	if (m->x)
-		extract_end(m->x, t);
+	(void)user;
 	if (t->headers) {
 		if (!t->msg_complete)
-			imf_cut(t->headers);
-		imf_finish(t->headers);
+			imf_cut(txn_parser(t));
+		imf_finish(txn_parser(t));
 	}
 }
 
@@ -113,8 +138,9 @@ static void mw_complete(void *user, struct smtp_txn *t)
 	const struct auth_attempt *a = t->auth;
 	/* imf_* anomalies of the message belong to the transaction's list
 	 * (docs/schema.md: "anomaly names raised within this transaction"). */
-	if (t->headers && t->msg_started)
-		anom_merge(&t->anoms, &imf_headers(t->headers)->anoms);
+	const struct imf_headers *h = msgwire_txn_headers(t);
+	if (h)
+		anom_merge(&t->anoms, &h->anoms);
 	struct verdict_input in = {
 		.helo = t->helo,
 		.mail_from = t->has_mail ? t->mail_from : NULL,
@@ -131,7 +157,7 @@ static void mw_complete(void *user, struct smtp_txn *t)
 		.smuggling_bare_cr = anom_has(&t->anoms, ANOM_SMTP_BARE_CR_IN_DATA),
 		.smuggling_bad_eod = anom_has(&t->anoms, ANOM_SMTP_NONSTANDARD_EOD) ||
 		                     anom_has(&t->anoms, ANOM_SMTP_EOD_LIKE_SEQUENCE),
-		.headers = t->headers && t->msg_started ? imf_headers(t->headers) : NULL,
+		.headers = h,
 		.strict_alignment = m->strict,
 	};
 	struct finding f[VERDICT_MAX_FINDINGS];
@@ -235,11 +261,6 @@ struct msgwire *msgwire_new(bool strict_alignment)
 	return m;
 }
 
-void msgwire_set_extract(struct msgwire *m, struct extract *x)
-{
-	m->x = x;
-}
-
 const struct smtp_msg_hooks *msgwire_hooks(struct msgwire *m)
 {
 	return &m->hooks;
@@ -247,17 +268,20 @@ const struct smtp_msg_hooks *msgwire_hooks(struct msgwire *m)
 
 void msgwire_free(struct msgwire *m)
 {
+	if (!m)
+		return;
+	while (m->pool_n) /* transactions are gone by now; so is the need */
+		msg_destroy(m->pool[--m->pool_n]);
+	imf_scratch_free(&m->scratch);
 	free(m);
-	while (parser_pool_n) /* transactions are gone by now; so is the need */
-		imf_parser_free(parser_pool[--parser_pool_n]);
 }
 
-void msgwire_headers_json(struct sbuf *out, const void *headers)
+const struct imf_headers *msgwire_headers_of(const void *headers)
 {
-	imf_headers_json(out, imf_headers(headers));
+	return imf_headers(((const struct mw_msg *)headers)->p);
 }
 
-void msgwire_headers_text(struct sbuf *out, const void *headers, const char *indent)
+const struct imf_headers *msgwire_txn_headers(const struct smtp_txn *t)
 {
-	imf_headers_text(out, imf_headers(headers), indent);
+	return t->headers && t->msg_started ? msgwire_headers_of(t->headers) : NULL;
 }

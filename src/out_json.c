@@ -38,9 +38,9 @@ void out_ts_iso(struct sbuf *out, uint64_t ts_us)
 	/* "YYYY-MM-DDTHH:MM:SS." once per second of capture time; two seconds
 	 * kept, since session and transaction records alternate between the
 	 * second a session began and the one it ended in */
-	static uint64_t cached_sec[2] = { UINT64_MAX, UINT64_MAX };
-	static char cached[2][24];
-	static unsigned next;
+	static _Thread_local uint64_t cached_sec[2] = { UINT64_MAX, UINT64_MAX };
+	static _Thread_local char cached[2][24];
+	static _Thread_local unsigned next; /* per thread: any sink's thread may call this */
 	uint64_t sec = ts_us / 1000000;
 	int k = cached_sec[0] == sec ? 0 : cached_sec[1] == sec ? 1 : -1;
 	if (k < 0) {
@@ -413,8 +413,14 @@ static void emit_session(struct out_json *j, const struct event *ev)
 		out_tls_json(b, s->tls_info); /* docs/schema.md, "TLS" */
 	key(b, "capabilities");
 	caps_array(b, &s->caps);
-	if (s->caps.flags & SMTP_CAP_SIZE)
-		kv_u64(b, "size_limit", s->caps.size);
+	if (s->caps.flags & SMTP_CAP_SIZE) { /* null: advertised without a limit */
+		if (s->caps.size_unlimited) {
+			key(b, "size_limit");
+			ob_add(b, "null", 4);
+		} else {
+			kv_u64(b, "size_limit", s->caps.size);
+		}
+	}
 	if (s->caps.flags & SMTP_CAP_AUTH)
 		kv_str(b, "auth_mechanisms", s->caps.auth);
 	key(b, "auth");

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "anomaly.h"
+#include "ascii.h"
 #include "auth.h"
 #include "countmap.h"
 #include "esc.h"
@@ -96,7 +97,7 @@ static void on_txn(struct out_summary *o, const struct smtp_txn *t)
 		char low[256];
 		size_t k = dn < sizeof low ? dn : sizeof low;
 		for (size_t j = 0; j < k; j++)
-			low[j] = (d[j] >= 'A' && d[j] <= 'Z') ? (char)(d[j] + 32) : d[j];
+			low[j] = (char)ascii_lower((unsigned char)d[j]);
 		countmap_add(&o->rcpt_domains, low, k, 0, 1);
 	}
 	count_findings(o, t->findings, t->n_findings);

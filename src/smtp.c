@@ -1,50 +1,36 @@
 /* smtp — the SMTP dissector (RFC 5321 and extensions); contract in
  * include/smtp.h, output schema and the data-mode rule in docs/schema.md.
  *
+ * The dissector's files (their shared structures in src/smtp_int.h):
+ *   smtp.c        the session state machine: command table and handlers,
+ *                 the client side (commands, AUTH lines, hold), the switch
+ *                 to TLS, the public entry points
+ *   smtp_txn.c    transactions and the pending-command queue
+ *   smtp_line.c   line splitting and gap resynchronisation
+ *   smtp_body.c   DATA / BDAT message content
+ *   smtp_reply.c  reply parsing, pairing and effects
+ *
  * Layout of this file:
- *   1. tables (verbs, capabilities) and small helpers
- *   2. transactions (create, detach, emit) and the pending-command queue
- *   3. client side: line splitting, command handlers, AUTH lines, hold,
- *      DATA (dot-unstuffing, end-of-data detection), BDAT, TLS probe
- *   4. server side: reply lines, multi-line assembly, pairing, effects
+ *   1. tables (verbs) and public names
+ *   2. command handlers
+ *   3. client side: dispatch, AUTH lines, hold
+ *   4. the switch to TLS (STARTTLS, implicit TLS) and the feeds
  *   5. the public entry points
  */
-#include "smtp.h"
+#include "smtp_int.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "sbuf.h"
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-/* An AVX2 variant of the message-text scan, chosen at run time. */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && defined(__SSE2__)
-#define SMTP_HAVE_AVX2 1
-#include <immintrin.h>
-#else
-#define SMTP_HAVE_AVX2 0
-#endif
+static void client_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts);
 
 /* ------------------------------------------------------------------ */
-/* 1. tables and helpers                                              */
-
-static const char *const verb_names[SMTP_VERB__COUNT] = {
-	[SMTP_VERB_UNKNOWN] = "unknown", [SMTP_VERB_HELO] = "HELO", [SMTP_VERB_EHLO] = "EHLO",
-	[SMTP_VERB_LHLO] = "LHLO", [SMTP_VERB_MAIL] = "MAIL", [SMTP_VERB_RCPT] = "RCPT",
-	[SMTP_VERB_DATA] = "DATA", [SMTP_VERB_BDAT] = "BDAT", [SMTP_VERB_RSET] = "RSET",
-	[SMTP_VERB_VRFY] = "VRFY", [SMTP_VERB_EXPN] = "EXPN", [SMTP_VERB_HELP] = "HELP",
-	[SMTP_VERB_NOOP] = "NOOP", [SMTP_VERB_QUIT] = "QUIT", [SMTP_VERB_STARTTLS] = "STARTTLS",
-	[SMTP_VERB_AUTH] = "AUTH", [SMTP_VERB_ETRN] = "ETRN", [SMTP_VERB_BURL] = "BURL",
-	[SMTP_VERB_XCLIENT] = "XCLIENT", [SMTP_VERB_XFORWARD] = "XFORWARD",
-};
+/* 1. tables and public names                                         */
 
 const char *smtp_verb_str(enum smtp_verb v)
 {
-	return (unsigned)v < SMTP_VERB__COUNT ? verb_names[v] : "unknown";
+	return (unsigned)v < SMTP_VERB__COUNT && verb_ops[v].name ? verb_ops[v].name : "unknown";
 }
 
 const char *smtp_state_str(enum smtp_state st)
@@ -78,287 +64,6 @@ const char *smtp_txn_end_str(enum smtp_txn_end e)
 	return "?";
 }
 
-static const struct {
-	const char *name;
-	uint32_t flag;
-	uint8_t len; /* strlen(name) */
-} cap_table[] = {
-	{ "PIPELINING", SMTP_CAP_PIPELINING, sizeof "PIPELINING" - 1 }, { "SIZE", SMTP_CAP_SIZE, sizeof "SIZE" - 1 },
-	{ "8BITMIME", SMTP_CAP_8BITMIME, sizeof "8BITMIME" - 1 }, { "STARTTLS", SMTP_CAP_STARTTLS, sizeof "STARTTLS" - 1 },
-	{ "AUTH", SMTP_CAP_AUTH, sizeof "AUTH" - 1 }, { "CHUNKING", SMTP_CAP_CHUNKING, sizeof "CHUNKING" - 1 },
-	{ "BINARYMIME", SMTP_CAP_BINARYMIME, sizeof "BINARYMIME" - 1 }, { "SMTPUTF8", SMTP_CAP_SMTPUTF8, sizeof "SMTPUTF8" - 1 },
-	{ "DSN", SMTP_CAP_DSN, sizeof "DSN" - 1 }, { "ENHANCEDSTATUSCODES", SMTP_CAP_ENHANCEDSTATUSCODES, sizeof "ENHANCEDSTATUSCODES" - 1 },
-	{ "ETRN", SMTP_CAP_ETRN, sizeof "ETRN" - 1 }, { "VRFY", SMTP_CAP_VRFY, sizeof "VRFY" - 1 }, { "BURL", SMTP_CAP_BURL, sizeof "BURL" - 1 },
-	{ "XCLIENT", SMTP_CAP_XCLIENT, sizeof "XCLIENT" - 1 }, { "XFORWARD", SMTP_CAP_XFORWARD, sizeof "XFORWARD" - 1 },
-	{ "REQUIRETLS", SMTP_CAP_REQUIRETLS, sizeof "REQUIRETLS" - 1 }, { NULL, 0, 0 },
-};
-
-const char *smtp_cap_name(uint32_t flag)
-{
-	for (size_t i = 0; cap_table[i].name; i++)
-		if (cap_table[i].flag == flag)
-			return cap_table[i].name;
-	return NULL;
-}
-
-/* ASCII case-insensitive comparison of p[0..n) with w[0..k) (upper case). */
-static inline bool eq_ci_n(const uint8_t *p, size_t n, const char *w, size_t k)
-{
-	if (n != k)
-		return false;
-	for (size_t i = 0; i < k; i++) {
-		uint8_t c = p[i];
-		if (c >= 'a' && c <= 'z')
-			c = (uint8_t)(c - 32);
-		if (c != (uint8_t)w[i])
-			return false;
-	}
-	return true;
-}
-
-/* ASCII case-insensitive comparison of p[0..n) with the C string w. */
-static inline bool eq_ci(const uint8_t *p, size_t n, const char *w)
-{
-	return eq_ci_n(p, n, w, strlen(w)); /* w is a literal: folded when inlined */
-}
-
-
-static bool is_sp(uint8_t c) { return c == ' ' || c == '\t'; }
-
-static size_t skip_sp(const uint8_t *p, size_t n, size_t i)
-{
-	while (i < n && is_sp(p[i]))
-		i++;
-	return i;
-}
-
-/* Index of the first CR or LF in p[0..n), n if none. Message text is
- * scanned with this, 16 bytes at a time where SSE2 is available. */
-static inline size_t scan_crlf(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-#if defined(__SSE2__)
-	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
-	for (; i + 16 <= n; i += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-		unsigned m = (unsigned)_mm_movemask_epi8(
-			_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
-		if (m)
-			return i + (size_t)__builtin_ctz(m);
-	}
-#endif
-	for (; i < n; i++)
-		if (p[i] == '\r' || p[i] == '\n')
-			return i;
-	return n;
-}
-
-/* Number of LF bytes in p[0..n). */
-static size_t count_lf(const uint8_t *p, size_t n)
-{
-	size_t i = 0, k = 0;
-#if defined(__SSE2__)
-	const __m128i lf = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
-	while (i + 16 <= n) { /* byte counters (at most 255 rounds), then summed */
-		__m128i acc = zero;
-		for (int r = 0; r < 255 && i + 16 <= n; r++, i += 16) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-			acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(v, lf));
-		}
-		__m128i sum = _mm_sad_epu8(acc, zero);
-		k += (size_t)_mm_cvtsi128_si32(sum) + (size_t)_mm_cvtsi128_si32(_mm_srli_si128(sum, 8));
-	}
-#endif
-	for (; i < n; i++)
-		k += p[i] == '\n';
-	return k;
-}
-
-/* A NUL-terminated copy of p[0..n) capped at cap bytes. */
-static char *dup_cap(const uint8_t *p, size_t n, size_t cap)
-{
-	return xstrndup((const char *)p, n > cap ? cap : n);
-}
-
-/* Parse 1*DIGIT into *v; false on no digits, overflow above max, or junk. */
-static bool parse_u64(const uint8_t *p, size_t n, uint64_t max, uint64_t *v)
-{
-	uint64_t x = 0;
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return false;
-		unsigned d = p[i] - '0';
-		if (x > (max - d) / 10)
-			return false;
-		x = x * 10 + d;
-	}
-	*v = x;
-	return true;
-}
-
-/* ------------------------------------------------------------------ */
-/* Internal state                                                     */
-
-enum pend_kind {
-	PEND_CMD = 0,    /* a command line */
-	PEND_AUTH_RESP,  /* an AUTH response line */
-	PEND_EOD,        /* the end of a DATA message */
-};
-
-struct txn_impl;
-
-struct pending {
-	enum pend_kind kind;          /* what awaits a reply */
-	enum smtp_verb verb;          /* PEND_CMD: the command */
-	bool bdat_last;               /* BDAT ... LAST */
-	bool bdat_invalid;            /* BDAT with an invalid size */
-	bool nested;                  /* MAIL inside an open transaction */
-	uint64_t reset_txn;           /* HELO/EHLO/LHLO/STARTTLS: seq of the transaction an
-	                                 acceptance resets (the one current when sent), 0 none */
-	struct txn_impl *txn;         /* transaction it belongs to, or NULL */
-	struct auth_attempt *auth;    /* AUTH / AUTH response: the attempt */
-	size_t rcpt_idx;              /* RCPT: index in txn->rcpts, or SIZE_MAX */
-	uint64_t seq;                 /* command sequence number (1, 2, ...) */
-};
-
-struct txn_impl {
-	struct smtp_txn pub;          /* what consumers see (first member) */
-	unsigned npending;            /* queue entries referring to this txn */
-	bool client_closed;           /* no more client commands attach to it */
-	bool rcpt_cap_warned;         /* smtp_too_many_recipients raised */
-	char *nested_from;            /* address of a nested MAIL awaiting its reply */
-	size_t last_reply_cap;        /* bytes allocated for pub.last_reply (reused reply to reply) */
-	bool bare_lf_warned, bare_cr_warned; /* data anomalies raised once per txn */
-};
-
-struct linebuf {
-	struct sbuf buf;              /* partial line (at most the cap) */
-	bool truncated;               /* bytes beyond the cap were dropped */
-	bool skip;                    /* after a gap: drop bytes up to the next LF */
-	bool gap_fresh;               /* skip was just set: the next bytes may start a line */
-	bool last_cr;                 /* the last byte appended or dropped was CR */
-};
-
-/* One line taken from a stream. */
-struct rawline {
-	const uint8_t *p;             /* line without CR LF */
-	size_t n;
-	bool truncated;               /* longer than the cap */
-	bool bare_lf;                 /* ended by LF alone */
-	bool unterminated;            /* no LF at all (stream end) */
-};
-
-enum data_st {
-	DS_BOL = 0,  /* at the start of a message line */
-	DS_TEXT,     /* inside a line */
-	DS_DOT,      /* "." at the start of a line, not yet emitted */
-	DS_DOT_CR,   /* ".\r" at the start of a line */
-	DS_CRDOT,    /* "." right after a bare CR (smuggling detection only) */
-	DS_GAP,      /* right after a gap: at a line start or inside a line, unknown */
-};
-
-enum srv_mode { SRV_REPLY = 0, SRV_TLS_PROBE, SRV_TLS };
-
-struct sess {
-	struct smtp_session pub;      /* what consumers see (first member) */
-	struct smtp_config cfg;       /* copy of the configuration */
-	struct event_bus *bus;        /* borrowed */
-	struct linebuf lb[2];         /* per-direction partial line */
-	/* client */
-	uint64_t cmd_seq;             /* commands queued so far */
-	uint64_t wait_seq;            /* the command a WAIT_* state waits on */
-	bool forced;                  /* a WAIT_* state was left without its reply */
-	struct sbuf hold;             /* client bytes held in WAIT_* (<= SMTP_HOLD_MAX) */
-	uint64_t hold_ts;             /* time the first held byte arrived */
-	bool hold_warned;             /* smtp_data_pipelined raised for this hold */
-	struct auth_attempt *auth_cur;/* the AUTH dialogue in progress, or NULL */
-	size_t auth_base;             /* attempts before it preceded the last STARTTLS */
-	bool mid_body;                /* picked up mid-stream, no known verb yet: lines may
-	                                 be the end of a message body (b12) */
-	struct auth_attempt auth_spare; /* used when SMTP_AUTH_MAX attempts are stored */
-	bool quit_warned;             /* smtp_data_after_quit raised */
-	/* data mode */
-	enum data_st ds;              /* dot-unstuffing state */
-	bool prev_cr;                 /* DS_TEXT: the previous byte was CR */
-	bool eol_crlf;                /* the previous line ended with CRLF */
-	bool body_bol;                /* next body byte starts a line (for BODY events) */
-	uint64_t bdat_left;           /* BDAT: octets left in the chunk */
-	bool bdat_last;               /* BDAT: the chunk is the LAST one */
-	/* server */
-	enum srv_mode srv;            /* reply parsing or TLS */
-	bool greeting_seen;           /* the greeting has been taken */
-	bool in_reply;                /* a multi-line reply is being assembled */
-	int rcode;                    /* its code (first valid line) */
-	struct sbuf rbytes;           /* its stored lines, back to back */
-	size_t roff[SMTP_REPLY_LINES_MAX], rlen[SMTP_REPLY_LINES_MAX];
-	size_t rn, rn_total;          /* stored / total lines */
-	bool rtrunc;                  /* a line was truncated */
-	char renh[16];                /* enhanced status code of the last line */
-	size_t rtext_off, rtext_n;    /* text of the last line (offset into rbytes) */
-	/* the pending queue (ring) */
-	struct pending *q;            /* qcap entries, grown on demand up to SMTP_PENDING_MAX */
-	size_t qcap, qhead, qlen;
-	/* transactions */
-	struct txn_impl *cur;         /* the transaction client commands attach to */
-	struct txn_impl *open[SMTP_TXN_OPEN_MAX]; /* created, not yet emitted, oldest first */
-	size_t n_open;
-	uint64_t txn_seq;             /* transactions created */
-	/* scratch */
-	char label[128];              /* labels built for events */
-	struct sbuf scratch;          /* masked copies of lines */
-	/* the TLS hand-off (smtp_session_set_tls, docs/design.md "TLS") */
-	struct smtp_tls_hook tls_hook;
-	bool tls_raw[2];              /* this direction's wire bytes go to tls_hook.data */
-	bool first_seen;              /* the session's first byte was looked at (--tls-ports) */
-};
-
-static struct sess *sess_of(struct smtp_session *s) { return (struct sess *)s; }
-
-/* dst = a " " b [" " c], truncated to cap like snprintf (labels are hot:
- * one per reply). */
-static void label_join(char *dst, size_t cap, const char *a, const char *b, const char *c)
-{
-	const char *parts[3] = { a, b, c };
-	size_t i = 0;
-	for (int k = 0; k < 3 && parts[k]; k++) {
-		if (k && i + 1 < cap)
-			dst[i++] = ' ';
-		for (const char *p = parts[k]; *p && i + 1 < cap; p++)
-			dst[i++] = *p;
-	}
-	dst[i] = '\0';
-}
-
-static void enter_state(struct sess *s, enum smtp_state st)
-{
-	s->pub.state = st;
-}
-
-/* Raise id on the session and, when t is not NULL, mark it on t. */
-static void raise_anom(struct sess *s, struct txn_impl *t, enum anom_id id)
-{
-	anom_raise(&s->pub.anoms, id);
-	if (t)
-		anom_mark(&t->pub.anoms, id);
-}
-
-static void emit_event(struct sess *s, enum event_type type, uint64_t ts,
-                       const struct smtp_line *line, const struct smtp_reply *reply,
-                       const struct smtp_txn *txn)
-{
-	if (!s->bus)
-		return;
-	struct event ev = {
-		.type = type, .ts_us = ts, .flow = s->pub.flow, .sess = &s->pub,
-		.line = line, .reply = reply, .txn = txn,
-	};
-	event_bus_emit(s->bus, &ev);
-}
-
-static const struct smtp_msg_hooks *hooks(struct sess *s) { return s->cfg.msg; }
-
 const struct auth_attempt *smtp_session_auth(const struct smtp_session *s)
 {
 	for (size_t i = s->n_auth; i > 0; i--)
@@ -368,248 +73,7 @@ const struct auth_attempt *smtp_session_auth(const struct smtp_session *s)
 }
 
 /* ------------------------------------------------------------------ */
-/* 2. transactions and the pending queue                              */
-
-static void txn_free(struct txn_impl *t)
-{
-	struct smtp_txn *p = &t->pub;
-	free(p->helo);
-	free(p->mail_from);
-	free(p->params.body);
-	free(p->params.auth);
-	free(p->params.ret);
-	free(p->params.envid);
-	for (size_t i = 0; i < p->n_rcpts; i++) {
-		free(p->rcpts[i].addr);
-		free(p->rcpts[i].notify);
-		free(p->rcpts[i].orcpt);
-		free(p->rcpts[i].reply_text);
-		free(p->rcpts[i].delivery_text);
-	}
-	free(p->rcpts);
-	free(p->last_reply);
-	free(t->nested_from);
-	if (p->headers && p->headers_free)
-		p->headers_free(p->headers);
-	for (size_t i = 0; i < p->n_findings; i++)
-		free(p->findings[i].detail);
-	free(p->findings);
-	free(t);
-}
-
-/* Emit t (EV_TRANSACTION) and free it. Queue entries still pointing to it
- * are unlinked (their replies then only reach the session). */
-static void txn_emit(struct sess *s, struct txn_impl *t, uint64_t ts)
-{
-	for (size_t i = 0; i < s->n_open; i++) {
-		if (s->open[i] == t) {
-			memmove(&s->open[i], &s->open[i + 1], (s->n_open - i - 1) * sizeof s->open[0]);
-			s->n_open--;
-			break;
-		}
-	}
-	if (t->npending) {
-		for (size_t i = 0; i < s->qlen; i++) {
-			struct pending *e = &s->q[(s->qhead + i) % s->qcap];
-			if (e->txn == t)
-				e->txn = NULL;
-		}
-		t->npending = 0;
-	}
-	if (s->cur == t)
-		s->cur = NULL;
-	if (t->pub.end == SMTP_TXN_OPEN)
-		t->pub.end = SMTP_TXN_END_CLOSE;
-	if (ts > t->pub.end_ts_us)
-		t->pub.end_ts_us = ts;
-	if (hooks(s) && hooks(s)->complete)
-		hooks(s)->complete(hooks(s)->user, &t->pub);
-	s->pub.n_txns++;
-	emit_event(s, EV_TRANSACTION, ts, NULL, NULL, &t->pub);
-	txn_free(t);
-}
-
-/* No more client commands attach to t; emitted now if no reply is awaited. */
-static void txn_detach(struct sess *s, struct txn_impl *t, enum smtp_txn_end end, uint64_t ts)
-{
-	if (!t)
-		return;
-	t->client_closed = true;
-	if (t->pub.end == SMTP_TXN_OPEN)
-		t->pub.end = end;
-	if (s->cur == t)
-		s->cur = NULL;
-	if (t->npending == 0)
-		txn_emit(s, t, ts);
-}
-
-/* The transaction client commands attach to, created on demand. */
-/* The AUTH in effect for a new transaction: as smtp_session_auth(), but
- * only among the attempts made since the last STARTTLS (RFC 3207 §4.2: the
- * server discards what it knew of the client, authentication included). */
-static const struct auth_attempt *txn_auth(const struct sess *s)
-{
-	const struct smtp_session *p = &s->pub;
-	for (size_t i = p->n_auth; i > s->auth_base; i--)
-		if (p->auth[i - 1].result == AUTH_RESULT_SUCCESS)
-			return &p->auth[i - 1];
-	return p->n_auth > s->auth_base ? &p->auth[p->n_auth - 1] : NULL;
-}
-
-static struct txn_impl *txn_current(struct sess *s, uint64_t ts)
-{
-	if (s->cur)
-		return s->cur;
-	if (s->n_open >= SMTP_TXN_OPEN_MAX) {
-		raise_anom(s, s->open[0], ANOM_SMTP_EXCESSIVE_OPEN_TXNS);
-		txn_emit(s, s->open[0], ts);
-	}
-	struct txn_impl *t = xcalloc(1, sizeof *t);
-	t->pub.session = &s->pub;
-	t->pub.seq = ++s->txn_seq;
-	t->pub.start_ts_us = t->pub.end_ts_us = ts;
-	t->pub.helo = s->pub.helo ? xstrndup(s->pub.helo, strlen(s->pub.helo)) : NULL;
-	t->pub.tls = s->pub.tls;
-	t->pub.auth = txn_auth(s);
-	if (t->pub.auth && !t->pub.tls && !t->pub.auth->tls)
-		s->pub.auth[t->pub.auth - s->pub.auth].in_txn = true;
-	s->open[s->n_open++] = t;
-	s->cur = t;
-	return t;
-}
-
-/* Queue a command awaiting its reply. When full, the oldest entry is
- * dropped (anomaly once per session) so memory stays bounded. */
-static struct pending *pend_push(struct sess *s, enum pend_kind kind, enum smtp_verb verb,
-                                 struct txn_impl *t, uint64_t ts)
-{
-	if (s->qlen == SMTP_PENDING_MAX) {
-		struct pending *old = &s->q[s->qhead];
-		if (!s->pub.pending_dropped)
-			raise_anom(s, NULL, ANOM_SMTP_EXCESSIVE_PENDING);
-		s->pub.pending_dropped++;
-		s->qhead = (s->qhead + 1) % s->qcap;
-		s->qlen--;
-		if (old->txn && --old->txn->npending == 0 && old->txn->client_closed)
-			txn_emit(s, old->txn, ts);
-	}
-	if (s->qlen == s->qcap) { /* grow (a session rarely has more than a few in flight) */
-		size_t nc = s->qcap ? s->qcap * 2 : 8;
-		if (nc > SMTP_PENDING_MAX)
-			nc = SMTP_PENDING_MAX;
-		struct pending *nq = xmalloc(nc * sizeof *nq);
-		for (size_t i = 0; i < s->qlen; i++)
-			nq[i] = s->q[(s->qhead + i) % s->qcap];
-		free(s->q);
-		s->q = nq;
-		s->qcap = nc;
-		s->qhead = 0;
-	}
-	struct pending *e = &s->q[(s->qhead + s->qlen) % s->qcap];
-	memset(e, 0, sizeof *e);
-	e->kind = kind;
-	e->verb = verb;
-	e->txn = t;
-	e->rcpt_idx = SIZE_MAX;
-	e->seq = ++s->cmd_seq;
-	if (t)
-		t->npending++;
-	s->qlen++;
-	return e;
-}
-
-/* At the greeting: lines with unknown verbs sent before it were not meant
- * for the SMTP server (an HTTP CONNECT or SOCKS preamble of a tunnel) and
- * will get no SMTP reply; drop them so the queue stays aligned. */
-static void pend_drop_preamble(struct sess *s, uint64_t ts)
-{
-	size_t w = 0;
-	for (size_t i = 0; i < s->qlen; i++) {
-		struct pending *e = &s->q[(s->qhead + i) % s->qcap];
-		if (e->kind == PEND_CMD && e->verb == SMTP_VERB_UNKNOWN) {
-			if (e->txn && --e->txn->npending == 0 && e->txn->client_closed)
-				txn_emit(s, e->txn, ts);
-			continue;
-		}
-		if (w != i)
-			s->q[(s->qhead + w) % s->qcap] = *e;
-		w++;
-	}
-	s->qlen = w;
-}
-
-/* ------------------------------------------------------------------ */
-/* 3. client side                                                     */
-
-static void client_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts);
-static int reply_code_parse(const uint8_t *p, size_t n, char *sep);
-
-/* Take bytes from p up to and including the first LF into lb (capped at
- * cap). Returns the number of bytes consumed; sets *got when a line is
- * complete (out then points into p or lb->buf; call line_done after). */
-static size_t line_take(struct linebuf *lb, size_t cap, const uint8_t *p, size_t n,
-                        struct rawline *out, bool *got)
-{
-	const uint8_t *lf = memchr(p, '\n', n);
-	size_t take = lf ? (size_t)(lf - p) + 1 : n;
-	size_t body = lf ? take - 1 : n;
-	*got = false;
-	if (lb->skip) { /* resynchronising after a gap */
-		if (lf) {
-			lb->skip = false;
-			lb->last_cr = false;
-		}
-		return take;
-	}
-	bool cr_end = body ? p[body - 1] == '\r' : lb->last_cr;
-	if (lb->buf.len == 0 && !lb->truncated && lf && body <= cap) {
-		out->p = p;
-		out->n = body;
-		out->truncated = false;
-	} else {
-		size_t room = lb->buf.len < cap ? cap - lb->buf.len : 0;
-		size_t add = body < room ? body : room;
-		sbuf_add(&lb->buf, p, add);
-		if (add < body)
-			lb->truncated = true;
-		if (body)
-			lb->last_cr = p[body - 1] == '\r';
-		if (!lf)
-			return take;
-		out->p = (const uint8_t *)lb->buf.buf;
-		out->n = lb->buf.len;
-		out->truncated = lb->truncated;
-		if (!out->p)
-			out->p = (const uint8_t *)"";
-	}
-	out->bare_lf = !cr_end;
-	out->unterminated = false;
-	if (cr_end && !out->truncated && out->n)
-		out->n--; /* strip the CR of CRLF */
-	*got = true;
-	return take;
-}
-
-static void line_done(struct linebuf *lb)
-{
-	sbuf_clear(&lb->buf);
-	lb->truncated = false;
-	lb->last_cr = false;
-}
-
-/* Bare CR inside a line (not the CR of CRLF). */
-static bool line_has_cr(const struct rawline *l)
-{
-	return memchr(l->p, '\r', l->n) != NULL;
-}
-
-/* The command being handled: the line event plus parse results. */
-struct cmd {
-	struct smtp_line line;        /* EV_CLIENT payload */
-	const struct rawline *raw;    /* the line */
-	uint64_t ts;                  /* its time */
-	bool emitted;                 /* EV_CLIENT sent */
-};
+/* 2. command handlers                                                */
 
 static void cmd_emit(struct sess *s, struct cmd *c)
 {
@@ -777,6 +241,25 @@ static void cmd_mail(struct sess *s, struct cmd *c)
 	pend_push(s, PEND_CMD, SMTP_VERB_MAIL, t, c->ts);
 }
 
+/* Its reply: the envelope's MAIL reply, or (nested MAIL) the new
+ * reverse-path when a lenient server restarted the envelope. */
+static void reply_mail(struct sess *s, struct pending *e, const struct smtp_reply *r, uint64_t ts)
+{
+	struct txn_impl *t = e->txn;
+	(void)s;
+	(void)ts;
+	if (t && e->nested) {
+		if (r->code / 100 == 2 && t->nested_from) { /* a lenient server restarted the envelope */
+			free(t->pub.mail_from);
+			t->pub.mail_from_n = strlen(t->nested_from);
+			t->pub.mail_from = t->nested_from;
+			t->nested_from = NULL;
+		}
+	} else if (t) {
+		t->pub.mail_reply = r->code;
+	}
+}
+
 static void cmd_rcpt(struct sess *s, struct cmd *c)
 {
 	struct txn_impl *t = txn_current(s, c->ts);
@@ -815,383 +298,24 @@ static void cmd_rcpt(struct sess *s, struct cmd *c)
 	e->rcpt_idx = idx;
 }
 
-/* --- message content --------------------------------------------------- */
-
-static void msg_begin(struct sess *s, struct txn_impl *t)
+static void reply_rcpt(struct sess *s, struct pending *e, const struct smtp_reply *r, uint64_t ts)
 {
-	if (t->pub.msg_started)
+	struct txn_impl *t = e->txn;
+	int code = r->code;
+	(void)s;
+	(void)ts;
+	if (!t)
 		return;
-	t->pub.msg_started = true;
-	if (hooks(s) && hooks(s)->begin)
-		hooks(s)->begin(hooks(s)->user, &t->pub);
-}
-
-/* Message bytes p[0..n) of the current transaction (already unstuffed). */
-static void body_out(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
-{
-	if (!n)
-		return;
-	struct txn_impl *t = txn_current(s, ts);
-	msg_begin(s, t);
-	t->pub.msg_bytes += n;
-	if (hooks(s) && hooks(s)->data)
-		hooks(s)->data(hooks(s)->user, &t->pub, p, n);
-	struct smtp_line ln = {
-		.kind = SMTP_LINE_BODY, .p = p, .n = n, .secret_off = n, .label = "body",
-		.bol = s->body_bol, .ts_us = ts,
-	};
-	emit_event(s, EV_CLIENT, ts, &ln, NULL, NULL);
-	s->body_bol = p[n - 1] == '\n';
-}
-
-/* The message of the current transaction is over (complete or not): end
- * hook, summary line, EOD pending entry (DATA), detach. */
-static void msg_finish(struct sess *s, bool complete, bool push_eod, uint64_t ts)
-{
-	struct txn_impl *t = txn_current(s, ts);
-	msg_begin(s, t);
-	t->pub.msg_complete = complete;
-	if (!complete)
-		raise_anom(s, t, ANOM_SMTP_DATA_INCOMPLETE);
-	if (hooks(s) && hooks(s)->end)
-		hooks(s)->end(hooks(s)->user, &t->pub);
-	struct smtp_line ln = {
-		.kind = SMTP_LINE_MESSAGE, .secret_off = 0, .label = complete ? "message" : "message (incomplete)",
-		.msg_bytes = t->pub.msg_bytes, .msg_lines = t->pub.msg_lines, .ts_us = ts,
-	};
-	emit_event(s, EV_CLIENT, ts, &ln, NULL, NULL);
-	if (push_eod && s->pub.helo_verb == SMTP_VERB_LHLO) {
-		/* RFC 2033 §4.2: one reply per recipient whose RCPT succeeded, in
-		 * RCPT order (an unanswered RCPT counts: its reply may be lost). */
-		size_t k = 0;
-		for (size_t i = 0; i < t->pub.n_rcpts; i++)
-			if (t->pub.rcpts[i].reply == 0 || t->pub.rcpts[i].reply / 100 == 2) {
-				pend_push(s, PEND_EOD, SMTP_VERB_DATA, t, ts)->rcpt_idx = i;
-				k++;
-			}
-		if (!k)
-			pend_push(s, PEND_EOD, SMTP_VERB_DATA, t, ts);
-	} else if (push_eod) {
-		pend_push(s, PEND_EOD, SMTP_VERB_DATA, t, ts);
+	if (code / 100 == 2)
+		t->pub.n_rcpt_accepted++;
+	else
+		t->pub.n_rcpt_rejected++;
+	if (e->rcpt_idx < t->pub.n_rcpts) {
+		struct smtp_rcpt *rc = &t->pub.rcpts[e->rcpt_idx];
+		rc->reply = code;
+		free(rc->reply_text);
+		rc->reply_text = code >= 400 ? dup_cap(r->text, r->text_n, SMTP_PARAM_MAX) : NULL;
 	}
-	txn_detach(s, t, SMTP_TXN_END_MESSAGE, ts);
-}
-
-/* Enter data mode for the current transaction (354 seen, or forced). */
-static void data_start(struct sess *s, uint64_t ts)
-{
-	struct txn_impl *t = txn_current(s, ts);
-	t->pub.xfer = SMTP_XFER_DATA;
-	msg_begin(s, t);
-	s->ds = DS_BOL;
-	s->prev_cr = false;
-	s->eol_crlf = true;
-	s->body_bol = true;
-	enter_state(s, SMTP_ST_DATA);
-}
-
-static void data_bare_lf(struct sess *s)
-{
-	struct txn_impl *t = s->cur;
-	if (t && !t->bare_lf_warned) {
-		t->bare_lf_warned = true;
-		raise_anom(s, t, ANOM_SMTP_BARE_LF_IN_DATA);
-	}
-}
-
-static void data_bare_cr(struct sess *s)
-{
-	struct txn_impl *t = s->cur;
-	if (t && !t->bare_cr_warned) {
-		t->bare_cr_warned = true;
-		raise_anom(s, t, ANOM_SMTP_BARE_CR_IN_DATA);
-	}
-}
-
-/* The hot loop of data_feed: in DS_TEXT (prev_cr clear), jump from line end
- * to line end; only the bytes around a CR or LF are looked at one by one.
- * Returns where it stopped: the end of p, a bare CR (prev_cr set), or the
- * start of a line that begins with "." or lies beyond p (ds = DS_BOL).
- *
- * TEXT_LINE: one line end (the body of the per-line loop). */
-#define TEXT_LINE(SCAN)                                                              \
-	do {                                                                         \
-		size_t j = i + SCAN(p + i, n - i);                                   \
-		if (j >= n)                                                          \
-			return n;                                                    \
-		if (p[j] == '\r') {                                                  \
-			if (j + 1 >= n || p[j + 1] != '\n') { /* CR at the end, or bare CR */ \
-				s->prev_cr = true;                                   \
-				return j + 1;                                        \
-			}                                                            \
-			s->eol_crlf = true; /* CRLF */                               \
-			i = j + 2;                                                   \
-		} else { /* bare LF */                                               \
-			data_bare_lf(s);                                             \
-			s->eol_crlf = false;                                         \
-			i = j + 1;                                                   \
-		}                                                                    \
-		if (i >= n || p[i] == '.') {                                         \
-			s->ds = DS_BOL;                                              \
-			return i;                                                    \
-		}                                                                    \
-		t->pub.msg_lines++; /* a new line, not starting with "." */          \
-	} while (0)
-
-/* With SIMD: 64 bytes at a time. A block where every CR is followed by an LF
- * and every LF preceded by a CR, no line starts with ".", and the last byte
- * is not a CR, only adds its line count; any other block goes through
- * TEXT_LINE until past it. MASKS(q, &cr, &lf, &dot) sets one bit per byte. */
-#define TEXT_RUN_BLOCKS(MASKS, SCAN)                                                 \
-	for (;;) {                                                                   \
-		while (i + 129 <= n) { /* two blocks as one 128-bit run */           \
-			uint64_t cr0, lf0, dot0, cr1, lf1, dot1;                     \
-			MASKS(p + i, &cr0, &lf0, &dot0);                             \
-			MASKS(p + i + 64, &cr1, &lf1, &dot1);                        \
-			if ((cr1 >> 63) || (cr0 << 1) != lf0 ||                      \
-			    (cr1 << 1 | cr0 >> 63) != lf1 || ((lf0 << 1) & dot0) ||  \
-			    ((lf1 << 1 | lf0 >> 63) & dot1) ||                       \
-			    ((lf1 >> 63) && p[i + 128] == '.'))                      \
-				break;                                               \
-			uint64_t nl = (uint64_t)__builtin_popcountll(lf0) +         \
-			              (uint64_t)__builtin_popcountll(lf1);           \
-			if (nl) {                                                    \
-				t->pub.msg_lines += nl;                              \
-				s->eol_crlf = true;                                  \
-			}                                                            \
-			i += 128;                                                    \
-		}                                                                    \
-		while (i + 65 <= n) {                                                \
-			uint64_t cr, lf, dot;                                        \
-			MASKS(p + i, &cr, &lf, &dot);                                \
-			if ((cr >> 63) || (cr << 1) != lf || ((lf << 1) & dot) ||    \
-			    ((lf >> 63) && p[i + 64] == '.'))                        \
-				break;                                               \
-			if (lf) {                                                    \
-				t->pub.msg_lines += (uint64_t)__builtin_popcountll(lf); \
-				s->eol_crlf = true;                                  \
-			}                                                            \
-			i += 64;                                                     \
-		}                                                                    \
-		size_t stop = i + 64;                                                \
-		do                                                                   \
-			TEXT_LINE(SCAN);                                             \
-		while (i < stop);                                                    \
-	}
-
-static size_t text_run_base(struct sess *s, struct txn_impl *t, const uint8_t *p, size_t i, size_t n)
-{
-	for (;;)
-		TEXT_LINE(scan_crlf);
-}
-
-#if SMTP_HAVE_AVX2
-__attribute__((target("avx2"))) static inline size_t scan_crlf_avx2(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-	const __m256i cr = _mm256_set1_epi8('\r'), lf = _mm256_set1_epi8('\n');
-	for (; i + 32 <= n; i += 32) {
-		__m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(p + i));
-		unsigned m = (unsigned)_mm256_movemask_epi8(
-			_mm256_or_si256(_mm256_cmpeq_epi8(v, cr), _mm256_cmpeq_epi8(v, lf)));
-		if (m)
-			return i + (size_t)__builtin_ctz(m);
-	}
-	return i + scan_crlf(p + i, n - i);
-}
-
-__attribute__((target("avx2"))) static inline void masks_avx2(const uint8_t *q, uint64_t *cr, uint64_t *lf,
-                                                              uint64_t *dot)
-{
-	__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)q);
-	__m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32));
-	const __m256i vcr = _mm256_set1_epi8('\r'), vlf = _mm256_set1_epi8('\n'), vdot = _mm256_set1_epi8('.');
-#define M2(v) ((uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, v)) | \
-	       (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, v)) << 32)
-	*cr = M2(vcr);
-	*lf = M2(vlf);
-	*dot = M2(vdot);
-#undef M2
-}
-
-__attribute__((target("avx2"))) static size_t text_run_avx2(struct sess *s, struct txn_impl *t,
-                                                          const uint8_t *p, size_t i, size_t n)
-{
-	TEXT_RUN_BLOCKS(masks_avx2, scan_crlf_avx2)
-}
-
-__attribute__((target("avx512f,avx512bw"))) static inline void masks_avx512(const uint8_t *q, uint64_t *cr,
-                                                                           uint64_t *lf, uint64_t *dot)
-{
-	__m512i v = _mm512_loadu_si512((const void *)q);
-	*cr = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\r'));
-	*lf = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n'));
-	*dot = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('.'));
-}
-
-__attribute__((target("avx2,avx512f,avx512bw"))) static size_t text_run_avx512(struct sess *s, struct txn_impl *t,
-                                                                             const uint8_t *p, size_t i, size_t n)
-{
-	TEXT_RUN_BLOCKS(masks_avx512, scan_crlf_avx2)
-}
-#endif
-
-static size_t text_run(struct sess *s, struct txn_impl *t, const uint8_t *p, size_t i, size_t n)
-{
-#if SMTP_HAVE_AVX2
-	static int simd = -1; /* decided once: the CPU does not change (2 AVX-512BW, 1 AVX2, 0 none) */
-	if (simd < 0) {
-		__builtin_cpu_init();
-		simd = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512f") ? 2
-		     : __builtin_cpu_supports("avx2")                                          ? 1
-		                                                                               : 0;
-		const char *e = getenv("SMTPSCOPE_SIMD"); /* tests: force a narrower path */
-		if (e && *e >= '0' && *e < '0' + simd)
-			simd = *e - '0';
-	}
-	if (simd == 2)
-		return text_run_avx512(s, t, p, i, n);
-	if (simd == 1)
-		return text_run_avx2(s, t, p, i, n);
-#endif
-	return text_run_base(s, t, p, i, n);
-}
-
-/* DATA content (RFC 5321 §4.1.1.4, §4.5.2): unstuff leading dots, stream
- * the message, stop at the end-of-data line. Returns bytes consumed; the
- * state is COMMAND again when the end was found. A "." line ends the data
- * whether its line endings are CRLF or bare LF (servers such as Postfix
- * accept both); anything but CRLF.CRLF raises smtp_nonstandard_eod. A "."
- * bounded by bare CR is not an end (smtp_eod_like_sequence). */
-static bool starts_with_verb(const uint8_t *p, size_t n);
-
-/* After a gap in DATA, p[0] == '.': is this the end-of-data line
- * (RFC 5321 §4.1.1.4) rather than a dot inside a line whose start was lost?
- * Taken as the end when ".\r\n" ends the delivered bytes (the client then
- * waits for the reply) or is followed by a command verb; ".", ".\r" at the
- * end of the bytes are given the benefit of the doubt (DS_DOT decides on the
- * next byte). Anything else is message text. */
-static bool gap_dot_is_eod(const uint8_t *p, size_t n)
-{
-	if (n == 1 || (n == 2 && p[1] == '\r'))
-		return true;
-	if (n < 3 || p[1] != '\r' || p[2] != '\n')
-		return false;
-	return n == 3 || starts_with_verb(p + 3, n - 3);
-}
-
-static size_t data_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
-{
-	size_t i = 0, run = 0;
-	struct txn_impl *t = txn_current(s, ts);
-	while (i < n) {
-		uint8_t c = p[i];
-		switch (s->ds) {
-		case DS_BOL:
-			if (c == '.') {
-				body_out(s, p + run, i - run, ts);
-				s->ds = DS_DOT;
-				i++;
-				run = i;
-				continue;
-			}
-			t->pub.msg_lines++;
-			s->ds = DS_TEXT;
-			continue;
-		case DS_TEXT: {
-			if (s->prev_cr) {
-				s->prev_cr = false;
-				if (c == '\n') {
-					s->eol_crlf = true;
-					s->ds = DS_BOL;
-					i++;
-					continue;
-				}
-				data_bare_cr(s);
-				if (c == '.') {
-					s->ds = DS_CRDOT;
-					i++;
-					continue;
-				}
-			}
-			i = text_run(s, t, p, i, n);
-			continue;
-		}
-		case DS_GAP:
-			if (c == '\n') { /* its CR was lost in the gap: not a bare LF */
-				s->eol_crlf = true;
-				s->ds = DS_BOL;
-				i++;
-				continue;
-			}
-			if (c == '.' && gap_dot_is_eod(p + i, n - i)) {
-				body_out(s, p + run, i - run, ts);
-				s->eol_crlf = true;
-				s->ds = DS_DOT;
-				i++;
-				run = i;
-				continue;
-			}
-			s->ds = DS_TEXT;
-			continue;
-		case DS_CRDOT:
-			if (c == '\r' || c == '\n')
-				raise_anom(s, t, ANOM_SMTP_EOD_LIKE_SEQUENCE);
-			s->ds = DS_TEXT;
-			continue;
-		case DS_DOT:
-			if (c == '\r') {
-				s->ds = DS_DOT_CR;
-				i++;
-				run = i; /* the CR is emitted later unless this is the end */
-				continue;
-			}
-			if (c == '\n') { /* ".\n": LF.LF or CRLF.LF */
-				raise_anom(s, t, ANOM_SMTP_NONSTANDARD_EOD);
-				data_bare_lf(s);
-				msg_finish(s, true, true, ts);
-				enter_state(s, SMTP_ST_COMMAND);
-				return i + 1;
-			}
-			t->pub.msg_lines++; /* a dot-stuffed line: the dot is dropped */
-			s->ds = DS_TEXT;
-			continue;
-		case DS_DOT_CR:
-			if (c == '\n') { /* ".\r\n" */
-				if (!s->eol_crlf)
-					raise_anom(s, t, ANOM_SMTP_NONSTANDARD_EOD);
-				msg_finish(s, true, true, ts);
-				enter_state(s, SMTP_ST_COMMAND);
-				return i + 1;
-			}
-			/* ".\r" then something else: a "." line ended by a bare CR */
-			raise_anom(s, t, ANOM_SMTP_EOD_LIKE_SEQUENCE);
-			t->pub.msg_lines++;
-			body_out(s, (const uint8_t *)"\r", 1, ts);
-			run = i;
-			s->ds = DS_TEXT;
-			s->prev_cr = true;
-			continue;
-		}
-	}
-	body_out(s, p + run, n - run, ts); /* a pending "." or ".\r" is not included */
-	return n;
-}
-
-/* BDAT chunk octets (RFC 3030 §2): exactly bdat_left bytes, no stuffing. */
-static size_t bdat_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
-{
-	size_t take = n < s->bdat_left ? n : (size_t)s->bdat_left;
-	struct txn_impl *t = txn_current(s, ts);
-	t->pub.msg_lines += count_lf(p, take);
-	body_out(s, p, take, ts);
-	s->bdat_left -= take;
-	if (s->bdat_left == 0) {
-		enter_state(s, SMTP_ST_COMMAND);
-		if (s->bdat_last)
-			msg_finish(s, true, false, ts);
-	}
-	return take;
 }
 
 /* --- BDAT, DATA, BURL ---------------------------------------------------- */
@@ -1241,6 +365,22 @@ static void cmd_bdat(struct sess *s, struct cmd *c)
 	enter_state(s, SMTP_ST_BDAT);
 }
 
+/* The reply to a BDAT (or BURL) chunk: the message's final reply when it
+ * was the LAST one, the data reply then or at the first failure. */
+static void reply_bdat(struct sess *s, struct pending *e, const struct smtp_reply *r, uint64_t ts)
+{
+	struct txn_impl *t = e->txn;
+	int code = r->code;
+	(void)s;
+	(void)ts;
+	if (t) {
+		if (e->bdat_last)
+			t->pub.final_reply = code;
+		if (e->bdat_last || (code >= 400 && !t->pub.data_reply))
+			t->pub.data_reply = code;
+	}
+}
+
 static void cmd_data(struct sess *s, struct cmd *c)
 {
 	struct txn_impl *t = txn_current(s, c->ts);
@@ -1253,6 +393,34 @@ static void cmd_data(struct sess *s, struct cmd *c)
 	s->forced = false;
 	s->hold_warned = false;
 	enter_state(s, SMTP_ST_WAIT_DATA);
+}
+
+/* 354 enters data mode for a client waiting on it; anything else leaves
+ * the wait (or, the content already taken as a message, says so). */
+static void reply_data(struct sess *s, struct pending *e, const struct smtp_reply *r, uint64_t ts)
+{
+	struct txn_impl *t = e->txn;
+	int code = r->code;
+	if (t)
+		t->pub.data_reply = code;
+	bool waiting = s->pub.state == SMTP_ST_WAIT_DATA && s->wait_seq == e->seq;
+	if (waiting) {
+		s->forced = false;
+		if (code == 354) {
+			if (s->hold.len && !s->hold_warned) {
+				s->hold_warned = true;
+				raise_anom(s, t, ANOM_SMTP_DATA_PIPELINED);
+			}
+			data_start(s, ts);
+		} else {
+			raise_anom(s, t, ANOM_SMTP_DATA_REJECTED);
+			enter_state(s, SMTP_ST_COMMAND);
+		}
+		hold_release(s);
+	} else if (code != 354) {
+		/* the content was already taken as a message */
+		raise_anom(s, t, s->forced ? ANOM_SMTP_DATA_REJECTED_LATE : ANOM_SMTP_DATA_REJECTED);
+	}
 }
 
 /* RFC 4468: BURL url [LAST] — content fetched by the server, none on the wire. */
@@ -1287,21 +455,24 @@ static void cmd_helo(struct sess *s, struct cmd *c)
 	e->reset_txn = s->cur ? s->cur->pub.seq : 0; /* RFC 5321 §4.1.4: accepted, it resets */
 }
 
+/* Accepted: the capabilities (EHLO, LHLO), and the reset of the
+ * transaction that was current when it was sent. */
+static void reply_helo(struct sess *s, struct pending *e, const struct smtp_reply *r, uint64_t ts)
+{
+	if (r->code / 100 == 2) {
+		if (e->verb != SMTP_VERB_HELO)
+			caps_parse(s, r->lines, r->n_lines);
+		if (e->reset_txn && s->cur && s->cur->pub.seq == e->reset_txn)
+			txn_detach(s, s->cur, SMTP_TXN_END_HELO, ts);
+	}
+}
+
 static void cmd_rset(struct sess *s, struct cmd *c)
 {
 	struct txn_impl *t = s->cur;
 	cmd_emit(s, c);
 	pend_push(s, PEND_CMD, SMTP_VERB_RSET, t, c->ts);
 	txn_detach(s, t, SMTP_TXN_END_RSET, c->ts);
-}
-
-static void cmd_starttls(struct sess *s, struct cmd *c)
-{
-	struct pending *e = pend_push(s, PEND_CMD, SMTP_VERB_STARTTLS, s->cur, c->ts);
-	e->reset_txn = s->cur ? s->cur->pub.seq : 0; /* RFC 3207 §4.2 */
-	s->wait_seq = e->seq;
-	s->forced = false;
-	enter_state(s, SMTP_ST_WAIT_TLS);
 }
 
 static void cmd_quit(struct sess *s, struct cmd *c)
@@ -1408,69 +579,93 @@ static void cmd_auth(struct sess *s, struct cmd *c)
 	enter_state(s, SMTP_ST_WAIT_AUTH);
 }
 
-/* --- command dispatch ----------------------------------------------------- */
+/* The reply to AUTH or to an AUTH response line: 334 a challenge (the
+ * client answers next), anything else the result. */
+static void reply_auth(struct sess *s, struct pending *e, const struct smtp_reply *r, uint64_t ts)
+{
+	struct auth_attempt *a = e->auth;
+	int code = r->code;
+	(void)ts;
+	bool waiting = s->pub.state == SMTP_ST_WAIT_AUTH && s->wait_seq == e->seq;
+	if (code == 334) {
+		if (a)
+			auth_server_challenge(a, r->text, r->text_n);
+		if (waiting) {
+			s->forced = false;
+			enter_state(s, SMTP_ST_AUTH);
+			hold_release(s);
+		}
+		return;
+	}
+	if (a)
+		auth_server_result(a, code);
+	if (s->auth_cur == a)
+		s->auth_cur = NULL;
+	if (waiting) {
+		s->forced = false;
+		enter_state(s, SMTP_ST_COMMAND);
+		hold_release(s);
+	}
+}
 
-typedef void (*cmd_handler)(struct sess *, struct cmd *);
+/* --- the verb table ----------------------------------------------------- */
 
-/* {name, verb, handler}, ending in a sentinel (OpenSMTPD style). */
-static const struct {
-	const char *name;
-	enum smtp_verb verb;
-	cmd_handler handler;
-	uint8_t len; /* strlen(name) */
-} cmd_table[] = {
-	{ "HELO", SMTP_VERB_HELO, cmd_helo, sizeof "HELO" - 1 },
-	{ "EHLO", SMTP_VERB_EHLO, cmd_helo, sizeof "EHLO" - 1 },
-	{ "LHLO", SMTP_VERB_LHLO, cmd_helo, sizeof "LHLO" - 1 },
-	{ "MAIL", SMTP_VERB_MAIL, cmd_mail, sizeof "MAIL" - 1 },
-	{ "RCPT", SMTP_VERB_RCPT, cmd_rcpt, sizeof "RCPT" - 1 },
-	{ "DATA", SMTP_VERB_DATA, cmd_data, sizeof "DATA" - 1 },
-	{ "BDAT", SMTP_VERB_BDAT, cmd_bdat, sizeof "BDAT" - 1 },
-	{ "RSET", SMTP_VERB_RSET, cmd_rset, sizeof "RSET" - 1 },
-	{ "VRFY", SMTP_VERB_VRFY, cmd_other, sizeof "VRFY" - 1 },
-	{ "EXPN", SMTP_VERB_EXPN, cmd_other, sizeof "EXPN" - 1 },
-	{ "HELP", SMTP_VERB_HELP, cmd_other, sizeof "HELP" - 1 },
-	{ "NOOP", SMTP_VERB_NOOP, cmd_other, sizeof "NOOP" - 1 },
-	{ "QUIT", SMTP_VERB_QUIT, cmd_quit, sizeof "QUIT" - 1 },
-	{ "STARTTLS", SMTP_VERB_STARTTLS, cmd_starttls, sizeof "STARTTLS" - 1 },
-	{ "AUTH", SMTP_VERB_AUTH, cmd_auth, sizeof "AUTH" - 1 },
-	{ "ETRN", SMTP_VERB_ETRN, cmd_other, sizeof "ETRN" - 1 },
-	{ "BURL", SMTP_VERB_BURL, cmd_burl, sizeof "BURL" - 1 },
-	{ "XCLIENT", SMTP_VERB_XCLIENT, cmd_other, sizeof "XCLIENT" - 1 },
-	{ "XFORWARD", SMTP_VERB_XFORWARD, cmd_other, sizeof "XFORWARD" - 1 },
-	{ NULL, SMTP_VERB_UNKNOWN, cmd_other, 0 },
+/* One row per verb (OpenSMTPD style, indexed by the verb): its name, the
+ * command's handler, the handler of its reply (NULL: nothing beyond what
+ * every reply does, smtp_reply.c's reply_effects) and what replies can
+ * answer it (FIT_*, smtp_int.h; smtp_reply.c's reply_fits). */
+static void cmd_starttls(struct sess *s, struct cmd *c);
+static void reply_starttls(struct sess *s, struct pending *e, const struct smtp_reply *r, uint64_t ts);
+
+#define V(verb, name, cmd, reply, fit) [verb] = { name, sizeof name - 1, cmd, reply, fit }
+const struct verb_ops verb_ops[SMTP_VERB__COUNT] = {
+	[SMTP_VERB_UNKNOWN] = { NULL, 0, cmd_other, NULL, FIT_ANY },
+	V(SMTP_VERB_HELO, "HELO", cmd_helo, reply_helo, FIT_CAPS),
+	V(SMTP_VERB_EHLO, "EHLO", cmd_helo, reply_helo, FIT_CAPS),
+	V(SMTP_VERB_LHLO, "LHLO", cmd_helo, reply_helo, FIT_CAPS),
+	V(SMTP_VERB_MAIL, "MAIL", cmd_mail, reply_mail, FIT_ADDR | FIT_SENDER),
+	V(SMTP_VERB_RCPT, "RCPT", cmd_rcpt, reply_rcpt, FIT_ADDR | FIT_RCPT),
+	V(SMTP_VERB_DATA, "DATA", cmd_data, reply_data, FIT_OWN),
+	V(SMTP_VERB_BDAT, "BDAT", cmd_bdat, reply_bdat, 0),
+	V(SMTP_VERB_RSET, "RSET", cmd_rset, NULL, 0),
+	V(SMTP_VERB_VRFY, "VRFY", cmd_other, NULL, FIT_ADDR),
+	V(SMTP_VERB_EXPN, "EXPN", cmd_other, NULL, FIT_ADDR),
+	V(SMTP_VERB_HELP, "HELP", cmd_other, NULL, FIT_CAPS),
+	V(SMTP_VERB_NOOP, "NOOP", cmd_other, NULL, 0),
+	V(SMTP_VERB_QUIT, "QUIT", cmd_quit, NULL, FIT_OWN),
+	V(SMTP_VERB_STARTTLS, "STARTTLS", cmd_starttls, reply_starttls, FIT_OWN),
+	V(SMTP_VERB_AUTH, "AUTH", cmd_auth, reply_auth, FIT_OWN),
+	V(SMTP_VERB_ETRN, "ETRN", cmd_other, NULL, 0),
+	V(SMTP_VERB_BURL, "BURL", cmd_burl, reply_bdat, 0),
+	V(SMTP_VERB_XCLIENT, "XCLIENT", cmd_other, NULL, 0),
+	V(SMTP_VERB_XFORWARD, "XFORWARD", cmd_other, NULL, 0),
 };
+#undef V
 
-/* The verb (up to the first space) of line l, and the argument after it. */
-static size_t cmd_lookup(const struct rawline *l, size_t *arg_off)
+/* The verb named p[0..n) (ASCII case-insensitive), SMTP_VERB_UNKNOWN if none. */
+static enum smtp_verb verb_find(const uint8_t *p, size_t n)
+{
+	for (unsigned v = 1; v < SMTP_VERB__COUNT; v++)
+		if (eq_ci_n(p, n, verb_ops[v].name, verb_ops[v].len))
+			return (enum smtp_verb)v;
+	return SMTP_VERB_UNKNOWN;
+}
+
+/* ------------------------------------------------------------------ */
+/* 3. client side: dispatch, AUTH lines, hold                         */
+
+/* The verb (up to the first space) of line l, and the argument after it;
+ * SMTP_VERB_UNKNOWN when the verb is not in the table. */
+static enum smtp_verb cmd_lookup(const struct rawline *l, size_t *arg_off)
 {
 	size_t v = 0;
 	while (v < l->n && !is_sp(l->p[v]))
 		v++;
 	*arg_off = skip_sp(l->p, l->n, v);
-	size_t i;
-	for (i = 0; cmd_table[i].name; i++)
-		if (eq_ci_n(l->p, v, cmd_table[i].name, cmd_table[i].len))
-			break;
-	return i;
+	return verb_find(l->p, v);
 }
 
-static void line_anoms(struct sess *s, const struct rawline *l, bool server)
-{
-	if (l->truncated)
-		raise_anom(s, server ? NULL : s->cur,
-		           server ? ANOM_SMTP_REPLY_LINE_TOO_LONG : ANOM_SMTP_LINE_TOO_LONG);
-	if (l->bare_lf && !l->unterminated)
-		raise_anom(s, NULL, ANOM_SMTP_BARE_LF);
-	if (l->unterminated)
-		raise_anom(s, NULL, ANOM_SMTP_UNTERMINATED_LINE);
-	if (line_has_cr(l))
-		raise_anom(s, NULL, ANOM_SMTP_BARE_CR);
-}
-
-static void reply_finish(struct sess *s, uint64_t ts);
-
-static void client_command(struct sess *s, const struct rawline *l, uint64_t ts)
+void client_command(struct sess *s, const struct rawline *l, uint64_t ts)
 {
 	line_anoms(s, l, false);
 	if (s->in_reply && s->qlen && s->rcode) {
@@ -1489,18 +684,18 @@ static void client_command(struct sess *s, const struct rawline *l, uint64_t ts)
 		raise_anom(s, NULL, ANOM_SMTP_DATA_AFTER_QUIT);
 	}
 	size_t arg_off;
-	size_t i = cmd_lookup(l, &arg_off);
+	enum smtp_verb verb = cmd_lookup(l, &arg_off);
 	struct cmd c = {
 		.raw = l, .ts = ts,
 		.line = {
-			.kind = SMTP_LINE_COMMAND, .verb = cmd_table[i].verb, .p = l->p, .n = l->n,
+			.kind = SMTP_LINE_COMMAND, .verb = verb, .p = l->p, .n = l->n,
 			.secret_off = l->n, .arg = l->p + arg_off, .arg_n = l->n - arg_off,
-			.label = smtp_verb_str(cmd_table[i].verb), .truncated = l->truncated,
+			.label = smtp_verb_str(verb), .truncated = l->truncated,
 			.bare_lf = l->bare_lf, .ts_us = ts,
 		},
 	};
 	if (s->mid_body) {
-		if (cmd_table[i].verb != SMTP_VERB_UNKNOWN) {
+		if (verb != SMTP_VERB_UNKNOWN) {
 			s->mid_body = false;
 		} else {
 			/* Picked up inside DATA: text, not commands, and a "." line is
@@ -1517,11 +712,10 @@ static void client_command(struct sess *s, const struct rawline *l, uint64_t ts)
 		}
 	}
 	s->pub.n_commands++;
-	if (s->pub.starttls_refused && !s->pub.tls && cmd_table[i].verb != SMTP_VERB_QUIT &&
-	    cmd_table[i].verb != SMTP_VERB_STARTTLS && cmd_table[i].verb != SMTP_VERB_RSET &&
-	    cmd_table[i].verb != SMTP_VERB_NOOP)
+	if (s->pub.starttls_refused && !s->pub.tls && verb != SMTP_VERB_QUIT && verb != SMTP_VERB_STARTTLS &&
+	    verb != SMTP_VERB_RSET && verb != SMTP_VERB_NOOP)
 		s->pub.starttls_refused_continued = true;
-	cmd_table[i].handler(s, &c);
+	verb_ops[verb].on_cmd(s, &c);
 	cmd_emit(s, &c);
 }
 
@@ -1530,42 +724,19 @@ static void client_command(struct sess *s, const struct rawline *l, uint64_t ts)
 static bool looks_like_command(const struct rawline *l)
 {
 	size_t arg_off;
-	return cmd_table[cmd_lookup(l, &arg_off)].name != NULL;
+	return cmd_lookup(l, &arg_off) != SMTP_VERB_UNKNOWN;
 }
 
 /* p starts with a known verb followed by SP, CR or LF (or the end of p):
  * after a gap, such bytes are taken as the start of a line, not skipped. */
-static bool starts_with_verb(const uint8_t *p, size_t n)
+bool starts_with_verb(const uint8_t *p, size_t n)
 {
 	size_t v = 0;
 	while (v < n && v < 10 && p[v] != ' ' && p[v] != '\r' && p[v] != '\n')
 		v++;
 	if (v == n && n < 4)
 		return false;
-	for (size_t i = 0; cmd_table[i].name; i++)
-		if (eq_ci_n(p, v, cmd_table[i].name, cmd_table[i].len))
-			return true;
-	return false;
-}
-
-/* The same for a reply line: "ddd" then SP, "-", CR or LF. */
-static bool starts_with_code(const uint8_t *p, size_t n)
-{
-	char sep;
-	size_t k = n < 4 ? n : 4;
-	while (k > 3 && (p[k - 1] == '\r' || p[k - 1] == '\n'))
-		k--;
-	return n >= 3 && reply_code_parse(p, k, &sep) != 0;
-}
-
-/* After a gap: keep the next bytes if they look like the start of a line. */
-static void gap_resync(struct linebuf *lb, const uint8_t *p, size_t n, bool server)
-{
-	if (!lb->skip || !lb->gap_fresh)
-		return;
-	lb->gap_fresh = false;
-	if (server ? starts_with_code(p, n) : starts_with_verb(p, n))
-		lb->skip = false;
+	return verb_find(p, v) != SMTP_VERB_UNKNOWN;
 }
 
 /* A client line in SMTP_ST_AUTH: the response to a 334. */
@@ -1595,7 +766,7 @@ static void client_auth_line(struct sess *s, const struct rawline *l, uint64_t t
 /* --- hold and forced decisions ------------------------------------------- */
 
 /* Feed the held bytes back through the client parser (which may hold again). */
-static void hold_release(struct sess *s)
+void hold_release(struct sess *s)
 {
 	if (!s->hold.len)
 		return;
@@ -1609,7 +780,7 @@ static void hold_release(struct sess *s)
 /* Leave a WAIT_* state without the server's reply (held bytes overflowed,
  * a gap, or the end of the session): DATA -> message; AUTH -> responses
  * while the mechanism expects them; STARTTLS -> decided by content. */
-static void client_force(struct sess *s, uint64_t ts)
+void client_force(struct sess *s, uint64_t ts)
 {
 	switch (s->pub.state) {
 	case SMTP_ST_WAIT_DATA:
@@ -1635,15 +806,16 @@ static void client_force(struct sess *s, uint64_t ts)
 	hold_release(s);
 }
 
-static bool state_is_wait(enum smtp_state st)
-{
-	return st == SMTP_ST_WAIT_DATA || st == SMTP_ST_WAIT_AUTH || st == SMTP_ST_WAIT_TLS;
-}
+/* ------------------------------------------------------------------ */
+/* 4. the switch to TLS and the feeds                                 */
 
-static void tls_line(struct sess *s, uint64_t ts)
+static void cmd_starttls(struct sess *s, struct cmd *c)
 {
-	struct smtp_line ln = { .kind = SMTP_LINE_TLS, .label = "TLS", .ts_us = ts };
-	emit_event(s, EV_CLIENT, ts, &ln, NULL, NULL);
+	struct pending *e = pend_push(s, PEND_CMD, SMTP_VERB_STARTTLS, s->cur, c->ts);
+	e->reset_txn = s->cur ? s->cur->pub.seq : 0; /* RFC 3207 §4.2 */
+	s->wait_seq = e->seq;
+	s->forced = false;
+	enter_state(s, SMTP_ST_WAIT_TLS);
 }
 
 /* A TLS record header starts here (RFC 8446 §5.1: content types 20-24,
@@ -1673,6 +845,60 @@ static void tls_raw_out(struct sess *s, int dir, const uint8_t *p, size_t n, uin
 	s->pub.tls_bytes[dir == FLOW_C2S ? 0 : 1] += n;
 	if (s->tls_raw[dir] && s->tls_hook.data)
 		s->tls_hook.data(s->tls_hook.user, dir, p, n, ts);
+}
+
+/* 220: TLS starts (RFC 3207 §4.2: the server forgets the client, AUTH
+ * included); bytes the client sent before it are discarded, its next bytes
+ * are probed (client_tls_probe), so are the server's (server_feed). */
+static void reply_starttls(struct sess *s, struct pending *e, const struct smtp_reply *r, uint64_t ts)
+{
+	bool waiting = s->pub.state == SMTP_ST_WAIT_TLS && s->wait_seq == e->seq;
+	if (r->code == 220) {
+		s->pub.tls = true;
+		s->auth_base = s->pub.n_auth; /* RFC 3207 §4.2 */
+		s->auth_cur = NULL;
+		if (e->reset_txn && s->cur && s->cur->pub.seq == e->reset_txn)
+			txn_detach(s, s->cur, SMTP_TXN_END_TLS, ts);
+		if (waiting) {
+			s->forced = false;
+			/* held bytes: commands sent before the 220 are never seen
+			 * by a sane server (CVE-2011-0411) and are discarded; a TLS
+			 * record (the ClientHello, from the line start where it
+			 * begins) goes on to the TLS layer */
+			size_t cut = hold_tls_start(&s->hold);
+			if (cut) {
+				raise_anom(s, NULL, ANOM_SMTP_STARTTLS_PIPELINED);
+				s->pub.starttls_injected += cut;
+				struct smtp_line ln = {
+					.kind = SMTP_LINE_DISCARDED, .label = "discarded",
+					.msg_bytes = cut, .ts_us = ts,
+				};
+				emit_event(s, EV_CLIENT, ts, &ln, NULL, NULL);
+				memmove(s->hold.buf, s->hold.buf + cut, s->hold.len - cut);
+				s->hold.len -= cut;
+				if (!s->hold.len)
+					sbuf_free(&s->hold);
+			}
+			enter_state(s, SMTP_ST_TLS_PROBE);
+			hold_release(s);
+		}
+		s->srv = SRV_TLS_PROBE;
+	} else {
+		raise_anom(s, NULL, ANOM_SMTP_STARTTLS_REJECTED);
+		if ((r->code == 454 || r->code >= 500) && (s->pub.caps.flags & SMTP_CAP_STARTTLS) && !s->pub.tls)
+			s->pub.starttls_refused = r->code; /* starttls_stripped if the client goes on */
+		if (waiting) {
+			s->forced = false;
+			enter_state(s, SMTP_ST_COMMAND);
+			hold_release(s);
+		}
+	}
+}
+
+static void tls_line(struct sess *s, uint64_t ts)
+{
+	struct smtp_line ln = { .kind = SMTP_LINE_TLS, .label = "TLS", .ts_us = ts };
+	emit_event(s, EV_CLIENT, ts, &ln, NULL, NULL);
 }
 
 /* First client bytes after the 220 to STARTTLS (RFC 3207 §4): a TLS record
@@ -1770,616 +996,6 @@ static void client_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
 	}
 }
 
-/* ------------------------------------------------------------------ */
-/* 4. server side                                                     */
-
-/* RFC 5321 §4.2: Reply-code = %x32-35 %x30-35 %x30-39, then SP, "-" or the
- * end of the line. Returns the code or 0. */
-static int reply_code_parse(const uint8_t *p, size_t n, char *sep)
-{
-	if (n < 3 || p[0] < '2' || p[0] > '5' || p[1] < '0' || p[1] > '5' || p[2] < '0' || p[2] > '9')
-		return 0;
-	if (n > 3 && p[3] != ' ' && p[3] != '-')
-		return 0;
-	*sep = n > 3 ? (char)p[3] : ' ';
-	return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
-}
-
-/* RFC 3463 §2: class "." subject "." detail, class 2/4/5, 1-3 digits each.
- * Returns the length parsed (0 if none); copies it to out. */
-static size_t enhanced_parse(const uint8_t *p, size_t n, char out[16])
-{
-	size_t i = 0;
-	if (n < 5 || (p[0] != '2' && p[0] != '4' && p[0] != '5') || p[1] != '.')
-		return 0;
-	i = 2;
-	for (int part = 0; part < 2; part++) {
-		size_t d = 0;
-		while (i < n && d < 4 && p[i] >= '0' && p[i] <= '9') {
-			i++;
-			d++;
-		}
-		if (d == 0 || d > 3)
-			return 0;
-		if (part == 0) {
-			if (i >= n || p[i] != '.')
-				return 0;
-			i++;
-		}
-	}
-	if (i < n && !is_sp(p[i]))
-		return 0;
-	memcpy(out, p, i);
-	out[i] = '\0';
-	return i;
-}
-
-static void reply_reset(struct sess *s)
-{
-	s->in_reply = false;
-	s->rcode = 0;
-	sbuf_clear(&s->rbytes);
-	s->rn = s->rn_total = 0;
-	s->rtrunc = false;
-	s->renh[0] = '\0';
-	s->rtext_off = s->rtext_n = 0;
-}
-
-static void reply_store(struct sess *s, const struct rawline *l)
-{
-	s->rn_total++;
-	if (s->rn >= SMTP_REPLY_LINES_MAX) {
-		if (s->rn_total == SMTP_REPLY_LINES_MAX + 1)
-			raise_anom(s, NULL, ANOM_SMTP_REPLY_TOO_LONG);
-		return;
-	}
-	s->roff[s->rn] = s->rbytes.len;
-	s->rlen[s->rn] = l->n;
-	s->rn++;
-	sbuf_add(&s->rbytes, l->p, l->n);
-	if (l->truncated)
-		s->rtrunc = true;
-	/* text of this line after "ddd " and the enhanced code */
-	size_t t = l->n >= 4 ? 4 : l->n;
-	s->renh[0] = '\0';
-	if (s->rcode) {
-		size_t e = enhanced_parse(l->p + t, l->n - t, s->renh);
-		if (e)
-			t = skip_sp(l->p, l->n, t + e);
-	}
-	s->rtext_off = s->roff[s->rn - 1] + t;
-	s->rtext_n = l->n - t;
-}
-
-/* An EHLO reply line "250-KEYWORD params" (RFC 5321 §4.1.1.1): *p, *m the
- * text after the code and separator; returns the keyword's length (up to a
- * space or '='). */
-static size_t cap_keyword(const struct smtp_reply_line *l, const uint8_t **p, size_t *m)
-{
-	*p = l->p + (l->n >= 4 ? 4 : l->n);
-	*m = l->n >= 4 ? l->n - 4 : 0;
-	size_t k = 0;
-	while (k < *m && !is_sp((*p)[k]) && (*p)[k] != '=')
-		k++;
-	return k;
-}
-
-/* A keyword an inspecting middlebox masked (Cisco's ESMTP inspection
- * writes "XXXXXXXA" over STARTTLS): only X and A, at least one X. */
-static bool cap_masked(const uint8_t *p, size_t k)
-{
-	bool x = false;
-	for (size_t i = 0; i < k; i++) {
-		if (p[i] != 'X' && p[i] != 'A')
-			return false;
-		x |= p[i] == 'X';
-	}
-	return x;
-}
-
-/* Parse EHLO/LHLO reply lines 2..n (RFC 5321 §4.1.1.1: ehlo-line). */
-static void caps_parse(struct sess *s, const struct smtp_reply_line *lines, size_t n)
-{
-	struct smtp_caps *c = &s->pub.caps;
-	memset(c, 0, sizeof *c);
-	c->seen = true;
-	for (size_t i = 1; i < n; i++) {
-		const uint8_t *p;
-		size_t m, k = cap_keyword(&lines[i], &p, &m);
-		if (k == sizeof "STARTTLS" - 1 && cap_masked(p, k))
-			s->pub.starttls_masked = true;
-		for (size_t j = 0; cap_table[j].name; j++) {
-			if (!eq_ci_n(p, k, cap_table[j].name, cap_table[j].len))
-				continue;
-			c->flags |= cap_table[j].flag;
-			size_t a = skip_sp(p, m, k + (k < m && p[k] == '=' ? 1 : 0));
-			if (cap_table[j].flag == SMTP_CAP_SIZE) {
-				size_t e = a;
-				while (e < m && p[e] >= '0' && p[e] <= '9')
-					e++;
-				parse_u64(p + a, e - a, UINT64_MAX, &c->size);
-			} else if (cap_table[j].flag == SMTP_CAP_AUTH) {
-				/* "AUTH LOGIN PLAIN" (and the old "AUTH=LOGIN"; Postfix's
-				 * broken_sasl_auth_clients sends both): each mechanism once,
-				 * uppercased, separated by one space. */
-				size_t x = a;
-				while (x < m) {
-					while (x < m && (is_sp(p[x]) || p[x] < 0x20 || p[x] >= 0x7f))
-						x++;
-					char tok[sizeof c->auth];
-					size_t tl = 0;
-					for (; x < m && !is_sp(p[x]); x++)
-						if (p[x] >= 0x20 && p[x] < 0x7f && tl + 1 < sizeof tok)
-							tok[tl++] = (char)toupper(p[x]);
-					tok[tl] = '\0';
-					if (!tl)
-						continue;
-					size_t o = strlen(c->auth);
-					bool dup = false;
-					for (const char *q = c->auth; *q;) {
-						size_t ql = strcspn(q, " ");
-						if (ql == tl && memcmp(q, tok, tl) == 0)
-							dup = true;
-						q += ql;
-						while (*q == ' ')
-							q++;
-					}
-					if (dup || o + (o ? 1 : 0) + tl >= sizeof c->auth)
-						continue;
-					if (o)
-						c->auth[o++] = ' ';
-					memcpy(c->auth + o, tok, tl + 1);
-				}
-			}
-		}
-	}
-}
-
-static const char *class_word(int code)
-{
-	switch (code / 100) {
-	case 2: return "ok";
-	case 3: return "continue";
-	case 4: return "tempfail";
-	case 5: return "rejected";
-	}
-	return "invalid";
-}
-
-/* Apply a reply's consequences to the command it answers. */
-static void reply_effects(struct sess *s, struct pending *e, const struct smtp_reply *r,
-                          uint64_t ts)
-{
-	struct txn_impl *t = e->txn;
-	int code = r->code;
-	if (t) {
-		if (r->n_lines) { /* the buffer is reused: one allocation per txn, not per reply */
-			const struct smtp_reply_line *ll = &r->lines[r->n_lines - 1];
-			size_t m = ll->n > SMTP_PARAM_MAX ? SMTP_PARAM_MAX : ll->n;
-			if (!t->pub.last_reply || m + 1 > t->last_reply_cap) {
-				size_t c = m + 1 < 64 ? 64 : m + 1;
-				free(t->pub.last_reply);
-				t->pub.last_reply = xmalloc(c);
-				t->last_reply_cap = c;
-			}
-			memcpy(t->pub.last_reply, ll->p, m);
-			t->pub.last_reply[m] = '\0';
-		} else {
-			free(t->pub.last_reply);
-			t->pub.last_reply = NULL;
-			t->last_reply_cap = 0;
-		}
-		if (ts > t->pub.end_ts_us)
-			t->pub.end_ts_us = ts;
-	}
-	if (e->kind == PEND_EOD) {
-		if (t) {
-			t->pub.final_reply = code;
-			if (e->rcpt_idx < t->pub.n_rcpts) { /* LMTP */
-				struct smtp_rcpt *rc = &t->pub.rcpts[e->rcpt_idx];
-				rc->delivery = code;
-				free(rc->delivery_text);
-				rc->delivery_text = code >= 400 ? dup_cap(r->text, r->text_n, SMTP_PARAM_MAX) : NULL;
-			}
-		}
-		return;
-	}
-	if (e->kind == PEND_AUTH_RESP || e->verb == SMTP_VERB_AUTH) {
-		struct auth_attempt *a = e->auth;
-		bool waiting = s->pub.state == SMTP_ST_WAIT_AUTH && s->wait_seq == e->seq;
-		if (code == 334) {
-			if (a)
-				auth_server_challenge(a, r->text, r->text_n);
-			if (waiting) {
-				s->forced = false;
-				enter_state(s, SMTP_ST_AUTH);
-				hold_release(s);
-			}
-			return;
-		}
-		if (a)
-			auth_server_result(a, code);
-		if (s->auth_cur == a)
-			s->auth_cur = NULL;
-		if (waiting) {
-			s->forced = false;
-			enter_state(s, SMTP_ST_COMMAND);
-			hold_release(s);
-		}
-		return;
-	}
-	switch (e->verb) {
-	case SMTP_VERB_HELO:
-	case SMTP_VERB_EHLO:
-	case SMTP_VERB_LHLO:
-		if (code / 100 == 2) {
-			if (e->verb != SMTP_VERB_HELO)
-				caps_parse(s, r->lines, r->n_lines);
-			if (e->reset_txn && s->cur && s->cur->pub.seq == e->reset_txn)
-				txn_detach(s, s->cur, SMTP_TXN_END_HELO, ts);
-		}
-		break;
-	case SMTP_VERB_MAIL:
-		if (t && e->nested) {
-			if (code / 100 == 2 && t->nested_from) { /* a lenient server restarted the envelope */
-				free(t->pub.mail_from);
-				t->pub.mail_from_n = strlen(t->nested_from);
-				t->pub.mail_from = t->nested_from;
-				t->nested_from = NULL;
-			}
-		} else if (t) {
-			t->pub.mail_reply = code;
-		}
-		break;
-	case SMTP_VERB_RCPT:
-		if (t) {
-			if (code / 100 == 2)
-				t->pub.n_rcpt_accepted++;
-			else
-				t->pub.n_rcpt_rejected++;
-			if (e->rcpt_idx < t->pub.n_rcpts) {
-				struct smtp_rcpt *rc = &t->pub.rcpts[e->rcpt_idx];
-				rc->reply = code;
-				free(rc->reply_text);
-				rc->reply_text = code >= 400 ? dup_cap(r->text, r->text_n, SMTP_PARAM_MAX) : NULL;
-			}
-		}
-		break;
-	case SMTP_VERB_DATA: {
-		if (t)
-			t->pub.data_reply = code;
-		bool waiting = s->pub.state == SMTP_ST_WAIT_DATA && s->wait_seq == e->seq;
-		if (waiting) {
-			s->forced = false;
-			if (code == 354) {
-				if (s->hold.len && !s->hold_warned) {
-					s->hold_warned = true;
-					raise_anom(s, t, ANOM_SMTP_DATA_PIPELINED);
-				}
-				data_start(s, ts);
-			} else {
-				raise_anom(s, t, ANOM_SMTP_DATA_REJECTED);
-				enter_state(s, SMTP_ST_COMMAND);
-			}
-			hold_release(s);
-		} else if (code != 354) {
-			/* the content was already taken as a message */
-			raise_anom(s, t, s->forced ? ANOM_SMTP_DATA_REJECTED_LATE : ANOM_SMTP_DATA_REJECTED);
-		}
-		break;
-	}
-	case SMTP_VERB_BDAT:
-	case SMTP_VERB_BURL:
-		if (t) {
-			if (e->bdat_last)
-				t->pub.final_reply = code;
-			if (e->bdat_last || (code >= 400 && !t->pub.data_reply))
-				t->pub.data_reply = code;
-		}
-		break;
-	case SMTP_VERB_STARTTLS: {
-		bool waiting = s->pub.state == SMTP_ST_WAIT_TLS && s->wait_seq == e->seq;
-		if (code == 220) {
-			s->pub.tls = true;
-			s->auth_base = s->pub.n_auth; /* RFC 3207 §4.2 */
-			s->auth_cur = NULL;
-			if (e->reset_txn && s->cur && s->cur->pub.seq == e->reset_txn)
-				txn_detach(s, s->cur, SMTP_TXN_END_TLS, ts);
-			if (waiting) {
-				s->forced = false;
-				/* held bytes: commands sent before the 220 are never seen
-				 * by a sane server (CVE-2011-0411) and are discarded; a TLS
-				 * record (the ClientHello, from the line start where it
-				 * begins) goes on to the TLS layer */
-				size_t cut = hold_tls_start(&s->hold);
-				if (cut) {
-					raise_anom(s, NULL, ANOM_SMTP_STARTTLS_PIPELINED);
-					s->pub.starttls_injected += cut;
-					struct smtp_line ln = {
-						.kind = SMTP_LINE_DISCARDED, .label = "discarded",
-						.msg_bytes = cut, .ts_us = ts,
-					};
-					emit_event(s, EV_CLIENT, ts, &ln, NULL, NULL);
-					memmove(s->hold.buf, s->hold.buf + cut, s->hold.len - cut);
-					s->hold.len -= cut;
-					if (!s->hold.len)
-						sbuf_free(&s->hold);
-				}
-				enter_state(s, SMTP_ST_TLS_PROBE);
-				hold_release(s);
-			}
-			s->srv = SRV_TLS_PROBE;
-		} else {
-			raise_anom(s, NULL, ANOM_SMTP_STARTTLS_REJECTED);
-			if ((code == 454 || code >= 500) && (s->pub.caps.flags & SMTP_CAP_STARTTLS) && !s->pub.tls)
-				s->pub.starttls_refused = code; /* starttls_stripped if the client goes on */
-			if (waiting) {
-				s->forced = false;
-				enter_state(s, SMTP_ST_COMMAND);
-				hold_release(s);
-			}
-		}
-		break;
-	}
-	default:
-		break;
-	}
-}
-
-/* A complete reply: pair it, emit EV_REPLY, apply its effects. */
-/* What a reply can answer (RFC 5321 §4.2-4.3, RFC 3463, RFC 4954, RFC 3207):
- * false only when the reply cannot be the answer to e, so that a lost reply
- * can be recognised. Codes that answer one command only: 354 DATA, 334 and
- * 235 AUTH, 221 QUIT, 220 STARTTLS; enhanced codes X.1.5 and X.1.1-6/10
- * (destination mailbox) RCPT, 2.1.0 and X.1.7/8 (sender) MAIL; a multi-line
- * 250 listing capabilities EHLO/LHLO. And commands that take few codes:
- * DATA 354 or a failure, QUIT 221 (or a failure), AUTH 334/235 or a failure,
- * STARTTLS 220 or a failure, the end of a message no 3yz/220/221/235. */
-static bool reply_fits(const struct pending *e, const struct smtp_reply *r)
-{
-	int c = r->code, cls = c / 100;
-	bool fail = cls == 4 || cls == 5;
-	bool auth = e->kind == PEND_AUTH_RESP || (e->kind == PEND_CMD && e->verb == SMTP_VERB_AUTH);
-	enum smtp_verb v = e->kind == PEND_CMD ? e->verb : SMTP_VERB_UNKNOWN;
-	if (e->kind == PEND_EOD)
-		return fail || (cls == 2 && c != 220 && c != 221 && c != 235);
-	if (auth)
-		return fail || c == 334 || c == 235;
-	switch (v) {
-	case SMTP_VERB_DATA: return fail || c == 354;
-	case SMTP_VERB_QUIT: return fail || c == 221;
-	case SMTP_VERB_STARTTLS: return fail || c == 220;
-	case SMTP_VERB_UNKNOWN: return true; /* unknown verbs get anything */
-	default: break;
-	}
-	if (c == 354 || c == 334 || c == 235 || c == 221 || c == 220)
-		return false; /* answer one command only, and it is not this one */
-	/* enhanced status codes, "class.subject.detail" (RFC 3463 §3.3-3.4):
-	 * subject 1 is addressing status, the reply of MAIL, RCPT, VRFY or EXPN */
-	if (r->enhanced[0] && r->enhanced[1] == '.' && r->enhanced[2] == '1' && r->enhanced[3] == '.' &&
-	    cls == 2 && v != SMTP_VERB_MAIL && v != SMTP_VERB_RCPT && v != SMTP_VERB_VRFY && v != SMTP_VERB_EXPN)
-		return false;
-	if (r->enhanced[0] && r->enhanced[1] == '.' && r->enhanced[2] == '1' && r->enhanced[3] == '.' &&
-	    (v == SMTP_VERB_MAIL || v == SMTP_VERB_RCPT)) {
-		int d = atoi(r->enhanced + 4);
-		bool rcpt_only = d == 1 || d == 2 || d == 3 || d == 4 || d == 5 || d == 6 || d == 10;
-		bool mail_only = d == 7 || d == 8 || (d == 0 && r->enhanced[0] == '2');
-		if (rcpt_only && v == SMTP_VERB_MAIL)
-			return false;
-		if (mail_only && v == SMTP_VERB_RCPT)
-			return false;
-	}
-	if (c == 250 && r->n_lines > 1 && v != SMTP_VERB_EHLO && v != SMTP_VERB_LHLO && v != SMTP_VERB_HELO &&
-	    v != SMTP_VERB_HELP) {
-		/* a capability list answers EHLO/LHLO: a second line that is a
-		 * known EHLO keyword */
-		const uint8_t *p;
-		size_t m, k = cap_keyword(&r->lines[1], &p, &m);
-		for (size_t j = 0; cap_table[j].name; j++)
-			if (eq_ci_n(p, k, cap_table[j].name, cap_table[j].len))
-				return false;
-	}
-	return true;
-}
-
-/* Position in the queue of the first entry r can answer (0: the head), at
- * most SMTP_RESYNC_LOOKAHEAD entries deep; SIZE_MAX if none. */
-#define SMTP_RESYNC_LOOKAHEAD 32
-static size_t reply_fit_index(const struct sess *s, const struct smtp_reply *r)
-{
-	for (size_t k = 0; k < s->qlen && k < SMTP_RESYNC_LOOKAHEAD; k++)
-		if (reply_fits(&s->q[(s->qhead + k) % s->qcap], r))
-			return k;
-	return SIZE_MAX;
-}
-
-/* A 354 that answers nothing queued, while a transaction with MAIL and RCPT
- * waits for its message: the DATA command was lost in a client-side gap (RFC
- * 5321 §4.3.2: only DATA gets 354; the gap itself may be declared only later,
- * when the client's next bytes arrive). Enter data mode as DATA would have. */
-static bool reply_data_lost(struct sess *s, struct smtp_reply *r, uint64_t ts)
-{
-	struct txn_impl *t = s->cur;
-	if (r->code != 354 || s->pub.state != SMTP_ST_COMMAND || !t || !t->pub.has_mail ||
-	    !t->pub.n_rcpt_total || t->pub.msg_started || t->pub.xfer != SMTP_XFER_NONE)
-		return false;
-	raise_anom(s, t, ANOM_SMTP_REPLY_RESYNC);
-	t->pub.data_reply = 354;
-	data_start(s, ts);
-	r->answer = SMTP_ANSWER_INTERMEDIATE;
-	r->answers = SMTP_VERB_DATA;
-	r->label = "DATA continue (command lost)";
-	return true;
-}
-
-static void reply_finish(struct sess *s, uint64_t ts)
-{
-	/* The reply is complete from here on: its effects may release held
-	 * client bytes (hold_release -> client_command), which must not take it
-	 * for a multi-line reply still open and finish it a second time (b09). */
-	s->in_reply = false;
-	struct smtp_reply_line lines[SMTP_REPLY_LINES_MAX];
-	for (size_t i = 0; i < s->rn; i++) {
-		lines[i].p = (const uint8_t *)s->rbytes.buf + s->roff[i];
-		lines[i].n = s->rlen[i];
-	}
-	struct smtp_reply r = {
-		.code = s->rcode, .lines = lines, .n_lines = s->rn, .n_lines_total = s->rn_total,
-		.text = (const uint8_t *)(s->rbytes.buf ? s->rbytes.buf : "") + s->rtext_off,
-		.text_n = s->rtext_n, .truncated = s->rtrunc, .ts_us = ts,
-	};
-	memcpy(r.enhanced, s->renh, sizeof r.enhanced);
-	struct pending e;
-	bool have = false;
-	s->pub.n_replies++;
-	/* RFC 5321 §4.1.1.4: the server answers DATA's message only after the
-	 * end-of-data line. A final reply while the message is still open after
-	 * a gap means the terminator was lost in the gap: the message is over,
-	 * the reply answers it, and the client's next bytes are commands. */
-	if (s->pub.state == SMTP_ST_DATA && r.code >= 200 && r.code != 354 && s->cur &&
-	    s->cur->pub.msg_gap_bytes) {
-		msg_finish(s, false, true, ts);
-		enter_state(s, SMTP_ST_COMMAND);
-		line_done(&s->lb[FLOW_C2S]);
-	}
-	bool unexpected = false;
-	if (r.code == 0) {
-		r.answer = SMTP_ANSWER_INVALID;
-		r.label = "invalid";
-	} else if (!s->greeting_seen && (s->qlen == 0 || r.code == 220 || r.code == 554) &&
-	           !(r.code == 220 && s->qlen && s->pub.flow && !s->pub.flow->syn_seen &&
-	             s->q[s->qhead].kind == PEND_CMD && s->q[s->qhead].verb == SMTP_VERB_STARTTLS)) {
-		/* (picked up mid-stream at STARTTLS, a 220 is its answer, RFC 3207 §4) */
-		/* RFC 5321 §3.1: 220 greeting, or 554 refusal; a client may have
-		 * sent its whole dialogue already (blind pipelining). */
-		s->greeting_seen = true;
-		pend_drop_preamble(s, ts);
-		s->pub.greeting_code = r.code;
-		free(s->pub.greeting);
-		s->pub.greeting = dup_cap(r.text, r.text_n, SMTP_PARAM_MAX);
-		if (r.code != 220)
-			raise_anom(s, NULL, ANOM_SMTP_BAD_GREETING);
-		r.answer = SMTP_ANSWER_GREETING;
-		r.label = r.code == 220 ? "greeting" : "greeting refused";
-	} else {
-		if (!s->greeting_seen) {
-			s->greeting_seen = true;
-			if (s->qlen)
-				raise_anom(s, NULL, ANOM_SMTP_NO_GREETING);
-		}
-		/* The reply answers the head entry unless it cannot (reply_fits):
-		 * then the replies of the entries before the first one it fits
-		 * were lost (a server-side capture gap) and are skipped, so one
-		 * lost reply does not shift every later pairing. A client held in
-		 * WAIT_* whose awaited reply never came (a silent server) has its
-		 * held commands released first: the reply may answer one of them. */
-		size_t k = reply_fit_index(s, &r);
-		if (k == SIZE_MAX && s->qlen && state_is_wait(s->pub.state)) {
-			client_force(s, ts);
-			k = reply_fit_index(s, &r);
-		}
-		/* Replies go missing in server-side gaps; without one, only a code
-		 * whose command is certain (354 DATA, 334/235 AUTH, 221 QUIT) or a
-		 * reply that cannot answer the
-		 * AUTH at the head (a silent server, the client moved on) skips
-		 * entries, and a reply that fits nothing still answers the head,
-		 * as a server that misbehaves is still answering in order. */
-		const struct pending *hd = s->qlen ? &s->q[s->qhead] : NULL;
-		bool lossy = s->pub.gap_bytes[1] != 0;
-		bool certain = r.code == 354 || r.code == 334 || r.code == 235 || r.code == 221;
-		bool skip_ok = lossy || certain ||
-		               (hd && (hd->kind == PEND_AUTH_RESP || (hd->kind == PEND_CMD && hd->verb == SMTP_VERB_AUTH)));
-		if (k == SIZE_MAX && s->qlen && !lossy && !certain)
-			k = 0;
-		if (k != SIZE_MAX && k > 0 && !skip_ok)
-			k = 0;
-		if (k == SIZE_MAX) {
-			unexpected = true;
-		} else {
-			if (k > 0)
-				raise_anom(s, NULL, ANOM_SMTP_REPLY_RESYNC);
-			while (k--) {
-				struct pending *old = &s->q[s->qhead];
-				s->qhead = (s->qhead + 1) % s->qcap;
-				s->qlen--;
-				if (old->txn && --old->txn->npending == 0 && old->txn->client_closed)
-					txn_emit(s, old->txn, ts);
-			}
-			/* every reply, intermediate (334, 354) or final, answers one entry */
-			e = s->q[s->qhead];
-			s->qhead = (s->qhead + 1) % s->qcap;
-			s->qlen--;
-			have = true;
-			r.answers = e.verb;
-			if (e.kind == PEND_EOD) {
-				r.answer = SMTP_ANSWER_MESSAGE;
-				label_join(s->label, sizeof s->label, "message", class_word(r.code), NULL);
-			} else if (e.kind == PEND_AUTH_RESP) {
-				r.answer = r.code / 100 == 3 ? SMTP_ANSWER_INTERMEDIATE : SMTP_ANSWER_AUTH;
-				label_join(s->label, sizeof s->label, "AUTH", class_word(r.code), NULL);
-			} else {
-				r.answer = r.code / 100 == 3 ? SMTP_ANSWER_INTERMEDIATE : SMTP_ANSWER_COMMAND;
-				label_join(s->label, sizeof s->label, smtp_verb_str(e.verb), class_word(r.code), NULL);
-			}
-			r.label = s->label;
-		}
-	}
-	if (unexpected && !reply_data_lost(s, &r, ts)) {
-		if (r.code != 421) /* 421 may come unsolicited (RFC 5321 §3.8) */
-			raise_anom(s, NULL, ANOM_SMTP_UNEXPECTED_REPLY);
-		r.answer = SMTP_ANSWER_UNEXPECTED;
-		r.label = "unexpected";
-	}
-	emit_event(s, EV_REPLY, ts, NULL, &r, NULL);
-	if (have) {
-		struct txn_impl *t = e.txn;
-		uint64_t tseq = t ? t->pub.seq : 0;
-		reply_effects(s, &e, &r, ts);
-		/* t may have been emitted early (caps) during the effects: only
-		 * touch it if it is still open (seq guards against address reuse) */
-		bool alive = false;
-		for (size_t i = 0; t && i < s->n_open; i++)
-			if (s->open[i] == t && t->pub.seq == tseq)
-				alive = true;
-		if (alive && t->npending) {
-			t->npending--;
-			if (t->npending == 0 && t->client_closed)
-				txn_emit(s, t, ts);
-		}
-	}
-	reply_reset(s);
-}
-
-static void server_line(struct sess *s, const struct rawline *l, uint64_t ts)
-{
-	line_anoms(s, l, true);
-	char sep = ' ';
-	int code = reply_code_parse(l->p, l->n, &sep);
-	if (!code) {
-		raise_anom(s, NULL, ANOM_SMTP_INVALID_REPLY);
-		if (s->in_reply) { /* keep it as a line of the reply being assembled */
-			reply_store(s, l);
-			return;
-		}
-		s->rcode = 0;
-		reply_store(s, l);
-		s->rtext_off = s->roff[0];
-		s->rtext_n = s->rn ? s->rlen[0] : 0;
-		reply_finish(s, ts);
-		return;
-	}
-	if (!s->in_reply) {
-		s->in_reply = true;
-		s->rcode = code;
-	} else if (code != s->rcode) {
-		raise_anom(s, NULL, ANOM_SMTP_REPLY_CODE_MISMATCH);
-		s->rcode = code; /* the last line's code is the reply's */
-	}
-	reply_store(s, l);
-	if (sep != '-')
-		reply_finish(s, ts);
-}
-
 static void server_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
 {
 	struct linebuf *lb = &s->lb[FLOW_S2C];
@@ -2427,24 +1043,45 @@ static void server_feed(struct sess *s, const uint8_t *p, size_t n, uint64_t ts)
 /* 5. public entry points                                             */
 
 /* Freed sessions kept for reuse (a few KiB each: allocating one per flow
- * made malloc consolidate its fast bins every time). Bounded; used only on the
- * application layer's one thread (docs/design.md, "Threads"). */
+ * made malloc consolidate its fast bins every time). Bounded, and one pool
+ * per thread: the SMTP layer runs on the worker thread (docs/design.md,
+ * "Threads"), unit tests and fuzzers on the main one. A thread's pool is
+ * freed when it exits (a pthread key's destructor) and the main thread's at
+ * exit(), so leak checkers see a clean exit. */
 #define SESS_POOL_MAX 64
-static struct sess *sess_pool[SESS_POOL_MAX];
-static size_t sess_pool_n;
+struct sess_pool {
+	struct sess *s[SESS_POOL_MAX];
+	size_t n;
+	bool registered; /* the key's destructor will free it */
+};
+static _Thread_local struct sess_pool sess_pool;
+static pthread_key_t sess_pool_key;
+static pthread_once_t sess_pool_once = PTHREAD_ONCE_INIT;
 
-static void sess_pool_drain(void)
+static void sess_pool_drain(void *arg)
 {
-	while (sess_pool_n)
-		free(sess_pool[--sess_pool_n]);
+	struct sess_pool *sp = arg;
+	while (sp->n)
+		free(sp->s[--sp->n]);
+}
+
+static void sess_pool_drain_main(void) { sess_pool_drain(&sess_pool); }
+
+static bool sess_pool_key_ok; /* set once (pthread_once), read after it */
+
+static void sess_pool_init(void)
+{
+	sess_pool_key_ok = pthread_key_create(&sess_pool_key, sess_pool_drain) == 0;
+	atexit(sess_pool_drain_main); /* exit() runs no key destructor */
 }
 
 struct smtp_session *smtp_session_new(const struct smtp_config *cfg, struct event_bus *bus,
                                       const struct flow_info *fi, uint64_t ts_us)
 {
 	struct sess *s;
-	if (sess_pool_n) {
-		s = sess_pool[--sess_pool_n];
+	struct sess_pool *sp = &sess_pool;
+	if (sp->n) {
+		s = sp->s[--sp->n];
 		/* zero it, except the AUTH slots past the ones used last time:
 		 * they were never written (3.4 of the 5.5 KiB) */
 		char *base = (char *)s;
@@ -2452,10 +1089,10 @@ struct smtp_session *smtp_session_new(const struct smtp_config *cfg, struct even
 		memset(base, 0, (size_t)(a0 - base));
 		memset(a1, 0, (size_t)(base + sizeof *s - a1));
 	} else {
-		static bool registered;
-		if (!registered) {
-			registered = true;
-			atexit(sess_pool_drain); /* so leak checkers see a clean exit */
+		if (!sp->registered) {
+			pthread_once(&sess_pool_once, sess_pool_init);
+			/* without the key, this thread frees its sessions at once */
+			sp->registered = sess_pool_key_ok && pthread_setspecific(sess_pool_key, sp) == 0;
 		}
 		s = xcalloc(1, sizeof *s);
 	}
@@ -2633,19 +1270,6 @@ static void gap_apply(struct sess *s, int dir, uint64_t len, uint64_t ts_us)
 	}
 }
 
-/* Process a partial line left in lb at the end of the stream. */
-static bool line_flush(struct linebuf *lb, struct rawline *l)
-{
-	if (lb->skip || (lb->buf.len == 0 && !lb->truncated))
-		return false;
-	l->p = (const uint8_t *)(lb->buf.buf ? lb->buf.buf : "");
-	l->n = lb->buf.len;
-	l->truncated = lb->truncated;
-	l->bare_lf = false;
-	l->unterminated = true;
-	return true;
-}
-
 void smtp_session_close(struct smtp_session *ps, uint64_t ts_us)
 {
 	struct sess *s = sess_of(ps);
@@ -2714,8 +1338,9 @@ void smtp_session_free(struct smtp_session *ps)
 	sbuf_free(&s->rbytes);
 	sbuf_free(&s->scratch);
 	free(s->q);
-	if (sess_pool_n < SESS_POOL_MAX)
-		sess_pool[sess_pool_n++] = s;
+	struct sess_pool *sp = &sess_pool;
+	if (sp->registered && sp->n < SESS_POOL_MAX)
+		sp->s[sp->n++] = s;
 	else
 		free(s);
 }

@@ -11,7 +11,9 @@
 #include "esc.h"
 #include "flow.h"
 #include "imf.h"
+#include "msgwire.h"
 #include "netaddr.h"
+#include "out_imf.h"
 #include "out_tls.h"
 #include "sbuf.h"
 #include "smtp.h"
@@ -479,8 +481,7 @@ static void on_reply(struct ui_model *m, struct ui_session *s, const struct even
 
 static const struct imf_headers *txn_headers(const struct smtp_txn *x)
 {
-	/* msgwire (src/msgwire.c) keeps an imf parser in txn->headers. */
-	return x->headers && x->msg_started ? imf_headers((const struct imf_parser *)x->headers) : NULL;
+	return msgwire_txn_headers(x); /* what msgwire attached to the transaction */
 }
 
 /* The findings of a transaction (txn its number) or of the session (txn 0):
@@ -574,7 +575,7 @@ static void on_txn(struct ui_model *m, struct ui_session *s, const struct event 
 	add_line(s, UI_LINE_TXN, ev->ts_us, 0, UI_SEV_NONE, &t, NULL);
 	if (h) {
 		sbuf_clear(&t);
-		imf_headers_text(&t, h, "   "); /* escaped by imf (esc_tty) */
+		out_imf_headers_text(&t, h, "   "); /* escaped there (esc_tty) */
 		size_t i = 0;
 		while (i < t.len) {
 			char *nl = memchr(t.buf + i, '\n', t.len - i);

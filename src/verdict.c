@@ -3,21 +3,24 @@
  * docs/findings.md, and the code below follows that document rule by rule.
  *
  * Pure: the only state is the lazily loaded Public Suffix List context
- * (libpsl), which never changes once loaded, and a small fixed cache of its
- * answers (org_offset), which changes no result.
+ * (libpsl), loaded once (pthread_once) and then only read by every thread,
+ * and a small fixed cache of its answers per thread (org_offset,
+ * _Thread_local), which changes no result (docs/design.md, "Per-thread
+ * state").
  */
 #include "verdict.h"
 
 #include <arpa/inet.h>
 #include <libpsl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <strings.h>
 
+#include "ascii.h"
 #include "esc.h"
 #include "imf.h"
 #include "sbuf.h"
@@ -33,15 +36,18 @@
 
 /* ------------------------------------------------------------------ PSL */
 
+static psl_ctx_t *psl_latest_ctx; /* the system list if newer than the built-in one */
+static pthread_once_t psl_once = PTHREAD_ONCE_INIT;
+
+static void psl_load(void)
+{
+	psl_latest_ctx = psl_latest(NULL);
+}
+
 static const psl_ctx_t *psl_ctx(void)
 {
-	static psl_ctx_t *latest; /* the system list if newer than the built-in one */
-	static int tried;
-	if (!tried) {
-		tried = 1;
-		latest = psl_latest(NULL);
-	}
-	return latest ? latest : psl_builtin();
+	pthread_once(&psl_once, psl_load); /* whichever thread asks first loads it */
+	return psl_latest_ctx ? psl_latest_ctx : psl_builtin();
 }
 
 /* ------------------------------------------------------------------ UTF-8 and punycode (RFC 3492) */
@@ -67,24 +73,7 @@ static int utf8_to_cps(const char *s, size_t n, uint32_t *cp, size_t max)
 static void cp_to_utf8(struct sbuf *out, uint32_t c)
 {
 	char b[4];
-	if (c < 0x80) {
-		sbuf_addc(out, (char)c);
-	} else if (c < 0x800) {
-		b[0] = (char)(0xc0 | (c >> 6));
-		b[1] = (char)(0x80 | (c & 0x3f));
-		sbuf_add(out, b, 2);
-	} else if (c < 0x10000) {
-		b[0] = (char)(0xe0 | (c >> 12));
-		b[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (c & 0x3f));
-		sbuf_add(out, b, 3);
-	} else {
-		b[0] = (char)(0xf0 | (c >> 18));
-		b[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((c >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (c & 0x3f));
-		sbuf_add(out, b, 4);
-	}
+	sbuf_add(out, b, utf8_put(b, c));
 }
 
 enum { PC_BASE = 36, PC_TMIN = 1, PC_TMAX = 26, PC_SKEW = 38, PC_DAMP = 700,
@@ -233,7 +222,7 @@ const char *verdict_domain_alabel(const char *domain, char *buf, size_t len)
 			return NULL;
 		for (size_t i = 0; i <= n; i++) {
 			char c = tmp[i];
-			buf[i] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+			buf[i] = (char)ascii_lower(c);
 		}
 		return buf;
 	}
@@ -280,7 +269,7 @@ const char *verdict_domain_alabel(const char *domain, char *buf, size_t len)
 		if (ascii || bracket) {
 			for (size_t i = 0; i < l; i++) {
 				char c = p[i];
-				sbuf_addc(&out, (char)((c >= 'A' && c <= 'Z') ? c + 32 : c));
+				sbuf_addc(&out, (char)ascii_lower(c));
 			}
 		} else {
 			uint32_t cp[LABEL_CPS_MAX];
@@ -309,15 +298,18 @@ const char *verdict_domain_alabel(const char *domain, char *buf, size_t len)
  * Suffix List costs more than the rest of a message's verdicts, and mail
  * repeats the same few domains. Direct-mapped, fixed size (no growth);
  * psl_registrable_domain() answers with a suffix of its argument, so an
- * entry keeps the offset of that suffix (-1: none). */
+ * entry keeps the offset of that suffix (-1: none). One cache per thread
+ * (_Thread_local, ~290 KiB of static TLS, no heap: nothing to free when a
+ * thread ends), so the SMTP worker and a test or fuzzer on the main thread
+ * never share an entry. */
 #define ORG_CACHE_SETS 2048   /* two ways each: 4,096 domains */
 #define ORG_CACHE_KEY_MAX 64 /* longer domains are looked up every time */
-static struct org_cache_ent {
+static _Thread_local struct org_cache_ent {
 	uint32_t h;
 	int off;
 	char a[ORG_CACHE_KEY_MAX];
 } org_cache[ORG_CACHE_SETS][2];
-static uint8_t org_cache_old[ORG_CACHE_SETS]; /* the way to replace next */
+static _Thread_local uint8_t org_cache_old[ORG_CACHE_SETS]; /* the way to replace next */
 
 static int org_offset(const char *a)
 {
@@ -399,26 +391,6 @@ static int aligned(const struct dom *x, const struct dom *y, bool strict)
 	return strict ? strcmp(x->a, y->a) == 0 : strcmp(x->org, y->org) == 0;
 }
 
-static int ascii_fold(int x)
-{
-	return (x >= 'A' && x <= 'Z') ? x + 32 : x;
-}
-
-static int ascii_ncasecmp(const char *a, const char *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		int x = ascii_fold((unsigned char)a[i]), y = ascii_fold((unsigned char)b[i]);
-		if (x != y || !x)
-			return x - y;
-	}
-	return 0;
-}
-
-static int ascii_casecmp(const char *a, const char *b)
-{
-	return ascii_ncasecmp(a, b, (size_t)-1);
-}
-
 static int popcount(unsigned x)
 {
 	int n = 0;
@@ -459,10 +431,7 @@ static void add_val(struct sbuf *d, const char *s)
  * add_val() and "%u" an unsigned. Only these two conversions exist. */
 static char *detail_make(const char *fmt, ...)
 {
-	static struct sbuf keep; /* scratch reused (application thread only, not re-entered) */
-	struct sbuf d = keep;
-	keep = (struct sbuf)SBUF_INIT;
-	sbuf_clear(&d);
+	struct sbuf d = SBUF_INIT; /* findings are few: no scratch kept between calls */
 	va_list ap;
 	va_start(ap, fmt);
 	for (const char *f = fmt; *f; f++) {
@@ -478,9 +447,7 @@ static char *detail_make(const char *fmt, ...)
 	}
 	va_end(ap);
 	char *r = xstrndup(sbuf_str(&d), d.len);
-	if (d.cap > 65536)
-		sbuf_free(&d);
-	keep = d;
+	sbuf_free(&d);
 	return r;
 }
 
@@ -1358,7 +1325,7 @@ static void rule_lookalike(struct ctx *c)
 		 * first role keeps it, as the check on peers below would */
 		size_t j;
 		for (j = 0; j < i; j++)
-			if (src[j].d && strcasecmp(src[j].d, src[i].d) == 0)
+			if (src[j].d && ascii_casecmp(src[j].d, src[i].d) == 0)
 				break;
 		if (j < i)
 			continue;

@@ -10,8 +10,12 @@ in some record; the normal session (AUTH user, MAIL FROM, RCPT TO, message
 accepted) is reported, as often as expected, and so is each session listed
 under "also"; capture-specific checks (rcpt_total, no raw control bytes in
 the JSON or the text transcript, MAIL FROM addresses that must or must not
-appear: "mail_from_seen", "not_mail_from").
+appear: "mail_from_seen", "not_mail_from", the transactions of
+unicode_lower_*: MAIL FROM and From: address, by SHA-1 of their UTF-8, each
+reported once with the message accepted; "nul_headers": display name,
+Subject and attachment name of each transaction with its NUL as U+FFFD).
 Prints one line per problem and exits 1 if there was any."""
+import hashlib
 import json
 import re
 import sys
@@ -83,6 +87,34 @@ def main():
                 txt.decode("utf-8")
             except UnicodeDecodeError as e:
                 problems.append("text transcript is not UTF-8: %s" % e)
+    for want in exp.get("transactions", []):
+        hits = []
+        for r in recs:
+            if r.get("type") != "transaction" or not isinstance(r.get("mail_from"), str):
+                continue
+            mf = r["mail_from"].encode("utf-8", "surrogateescape")
+            if len(mf) == want["bytes"] and hashlib.sha1(mf).hexdigest() == want["sha1"]:
+                hits.append(r)
+        if len(hits) != 1:
+            problems.append("transaction %s (MAIL FROM of %d bytes) reported %d times" % (want["local"], want["bytes"], len(hits)))
+            continue
+        r = hits[0]
+        frm = ((r.get("headers") or {}).get("from") or [{}])[0].get("address")
+        if frm != r["mail_from"]:
+            problems.append("transaction %s: From: %r is not its MAIL FROM" % (want["local"], (frm or "")[:40]))
+        if r.get("final_reply") != 250 or r.get("message_complete") is not True:
+            problems.append("transaction %s: message not reported accepted" % want["local"])
+    for want in exp.get("nul_headers", []):
+        rs = [r for r in recs if r.get("type") == "transaction" and r.get("mail_from") == want["mail_from"]]
+        if len(rs) != 1:
+            problems.append("transaction %s reported %d times" % (want["mail_from"], len(rs)))
+            continue
+        h = rs[0].get("headers") or {}
+        got = {"from_name": ((h.get("from") or [{}])[0]).get("name"), "subject": h.get("subject"),
+               "attachment": ((h.get("attachments") or [{}])[0]).get("name")}
+        for k, v in got.items():
+            if v != want[k]:
+                problems.append("%s: %s is %r, expected %r (a NUL is U+FFFD, nothing cut)" % (want["mail_from"], k, v, want[k]))
     for p in problems:
         print("%s: %s" % (name, p))
     return 1 if problems else 0

@@ -8,6 +8,7 @@
 #include "harness.h"
 #include "esc.h"
 #include "imf.h"
+#include "out_imf.h"
 
 /* --------------------------------------------------------------- helpers */
 
@@ -26,7 +27,7 @@ static struct imf_parser *parse_msg(const char *msg, size_t len, size_t step)
 static char *json_of(const struct imf_headers *h)
 {
 	struct sbuf s = SBUF_INIT;
-	imf_headers_json(&s, h);
+	out_imf_headers_json(&s, h);
 	char *r = xstrndup(sbuf_str(&s), s.len);
 	sbuf_free(&s);
 	return r;
@@ -378,7 +379,7 @@ static void test_fields_and_streaming(void)
 	CHECK(strstr(whole, "\"truncated\":false}") != NULL);
 	CHECK(strstr(whole, "mallory") == NULL); /* attached message's headers stay out */
 	struct sbuf t = SBUF_INIT;
-	imf_headers_text(&t, imf_headers(p), "  ");
+	out_imf_headers_text(&t, imf_headers(p), "  ");
 	CHECK(strstr(sbuf_str(&t), "\x1b") == NULL);
 	CHECK(strstr(sbuf_str(&t), "  User-Agent: Mutt\\x1b[31m 2.0\n") != NULL);
 	CHECK(strstr(sbuf_str(&t), "  From: \"Alice Bé\" <alice@example.com>\n") != NULL);
