@@ -41,18 +41,23 @@ static inline int ascii_casecmp(const char *a, const char *b)
 	return ascii_ncasecmp(a, b, (size_t)-1);
 }
 
-/* p[0..n) equals the NUL-terminated lit, ASCII case-insensitively (p may
- * hold NULs; they never match). */
-static inline int ascii_eq_ci(const void *p, size_t n, const char *lit)
+/* p[0..n) equals w[0..k), ASCII case-insensitively (p may hold NULs; they
+ * never match a letter). */
+static inline int ascii_eq_ci_n(const void *p, size_t n, const char *w, size_t k)
 {
 	const unsigned char *s = p;
-	size_t k = strlen(lit);
 	if (n != k)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (ascii_lower(s[i]) != ascii_lower((unsigned char)lit[i]))
+		if (ascii_lower(s[i]) != ascii_lower((unsigned char)w[i]))
 			return 0;
 	return 1;
+}
+
+/* p[0..n) equals the NUL-terminated lit, ASCII case-insensitively. */
+static inline int ascii_eq_ci(const void *p, size_t n, const char *lit)
+{
+	return ascii_eq_ci_n(p, n, lit, strlen(lit)); /* lit is a literal: folded when inlined */
 }
 
 /* p[0..n) starts with the NUL-terminated pre, ASCII case-insensitively. */

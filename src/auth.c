@@ -1,9 +1,9 @@
 /* auth — SMTP AUTH credential decoding; contract in include/auth.h. */
 #include "auth.h"
 
-#include <ctype.h>
 #include <string.h>
 
+#include "ascii.h"
 #include "codec.h"
 
 static const struct {
@@ -58,7 +58,7 @@ void auth_attempt_begin(struct auth_attempt *a, const uint8_t *mech, size_t n, u
 		unsigned char c = mech[i];
 		if (c <= 0x20 || c >= 0x7f)
 			c = '?';
-		a->mech_name[k++] = (char)toupper(c);
+		a->mech_name[k++] = (char)ascii_upper(c);
 	}
 	a->mech_name[k] = '\0';
 	a->mech = AUTH_MECH_OTHER;
@@ -91,17 +91,6 @@ static size_t find_byte(const uint8_t *p, size_t n, uint8_t c)
 	return q ? (size_t)(q - p) : n;
 }
 
-/* Prefix match, ASCII case-insensitive. */
-static bool has_prefix_ci(const uint8_t *p, size_t n, const char *pre)
-{
-	size_t k = strlen(pre);
-	if (n < k)
-		return false;
-	for (size_t i = 0; i < k; i++)
-		if (tolower((unsigned char)p[i]) != tolower((unsigned char)pre[i]))
-			return false;
-	return true;
-}
 
 /* --- NTLMSSP (MS-NLMP §2.2) ------------------------------------------- */
 
@@ -130,26 +119,7 @@ static void utf16le_to_utf8(struct sbuf *out, const uint8_t *p, size_t n)
 			cp = 0xfffd;
 		}
 		char t[4];
-		size_t k;
-		if (cp < 0x80) {
-			t[0] = (char)cp;
-			k = 1;
-		} else if (cp < 0x800) {
-			t[0] = (char)(0xc0 | cp >> 6);
-			t[1] = (char)(0x80 | (cp & 0x3f));
-			k = 2;
-		} else if (cp < 0x10000) {
-			t[0] = (char)(0xe0 | cp >> 12);
-			t[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-			t[2] = (char)(0x80 | (cp & 0x3f));
-			k = 3;
-		} else {
-			t[0] = (char)(0xf0 | cp >> 18);
-			t[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-			t[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-			t[3] = (char)(0x80 | (cp & 0x3f));
-			k = 4;
-		}
+		size_t k = utf8_put(t, cp);
 		sbuf_add(out, t, k);
 	}
 }
@@ -330,7 +300,7 @@ static unsigned resp_xoauth2(struct auth_attempt *a, const struct resp *r, struc
 		note_set(note, qn ? "extra response" : "error acknowledgement", NULL, false, false);
 		return 0;
 	}
-	if (has_prefix_ci(q, qn, "user=")) {
+	if (ascii_prefix_ci(q, qn, "user=")) {
 		size_t e = find_byte(q, qn, 0x01);
 		field_set(&a->user, q + 5, e - 5);
 		a->has_user = true;

@@ -19,7 +19,6 @@
  */
 #include "smtp_int.h"
 
-#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 
@@ -95,12 +94,12 @@ static bool path_parse(const uint8_t *p, size_t n, const char *kw, const uint8_t
 	size_t i = skip_sp(p, n, 0);
 	size_t k = strlen(kw);
 	bool ok = true;
-	if (n - i >= k && eq_ci(p + i, k, kw)) {
+	if (n - i >= k && ascii_eq_ci(p + i, k, kw)) {
 		i += k;
-	} else if (n - i >= k - 1 && eq_ci(p + i, k - 1, "FROM") && k == 5) {
+	} else if (n - i >= k - 1 && ascii_eq_ci(p + i, k - 1, "FROM") && k == 5) {
 		i += 4; /* "MAIL FROM <a>" without the colon */
 		ok = false;
-	} else if (n - i >= k - 1 && eq_ci(p + i, k - 1, "TO") && k == 3) {
+	} else if (n - i >= k - 1 && ascii_eq_ci(p + i, k - 1, "TO") && k == 3) {
 		i += 2;
 		ok = false;
 	} else {
@@ -179,22 +178,22 @@ static void mail_params(struct sess *s, struct txn_impl *t, const uint8_t *p, si
 	size_t kn, vn;
 	struct smtp_mail_params *mp = &t->pub.params;
 	while (param_next(&it, &k, &kn, &v, &vn)) {
-		if (eq_ci(k, kn, "SIZE")) { /* RFC 1870 §6 */
+		if (ascii_eq_ci(k, kn, "SIZE")) { /* RFC 1870 §6 */
 			if (v && parse_u64(v, vn, UINT64_MAX, &mp->size))
 				mp->has_size = true;
 			else
 				raise_anom(s, t, ANOM_SMTP_INVALID_PARAM);
-		} else if (eq_ci(k, kn, "BODY") && v && !mp->body) { /* RFC 6152, RFC 3030 */
+		} else if (ascii_eq_ci(k, kn, "BODY") && v && !mp->body) { /* RFC 6152, RFC 3030 */
 			mp->body = dup_cap(v, vn, SMTP_PARAM_MAX);
-		} else if (eq_ci(k, kn, "SMTPUTF8")) { /* RFC 6531 §3.4 */
+		} else if (ascii_eq_ci(k, kn, "SMTPUTF8")) { /* RFC 6531 §3.4 */
 			mp->smtputf8 = true;
-		} else if (eq_ci(k, kn, "AUTH") && v && !mp->auth) { /* RFC 4954 §5 */
+		} else if (ascii_eq_ci(k, kn, "AUTH") && v && !mp->auth) { /* RFC 4954 §5 */
 			mp->auth = dup_cap(v, vn, SMTP_PARAM_MAX);
-		} else if (eq_ci(k, kn, "RET") && v && !mp->ret) { /* RFC 3461 §4.3 */
+		} else if (ascii_eq_ci(k, kn, "RET") && v && !mp->ret) { /* RFC 3461 §4.3 */
 			mp->ret = dup_cap(v, vn, SMTP_PARAM_MAX);
-		} else if (eq_ci(k, kn, "ENVID") && v && !mp->envid) { /* RFC 3461 §4.4 */
+		} else if (ascii_eq_ci(k, kn, "ENVID") && v && !mp->envid) { /* RFC 3461 §4.4 */
 			mp->envid = dup_cap(v, vn, SMTP_PARAM_MAX);
-		} else if (eq_ci(k, kn, "REQUIRETLS")) { /* RFC 8689 */
+		} else if (ascii_eq_ci(k, kn, "REQUIRETLS")) { /* RFC 8689 */
 			mp->requiretls = true;
 		} else {
 			mp->n_other++;
@@ -285,9 +284,9 @@ static void cmd_rcpt(struct sess *s, struct cmd *c)
 		const uint8_t *k, *v;
 		size_t kn, vn;
 		while (param_next(&it, &k, &kn, &v, &vn)) {
-			if (eq_ci(k, kn, "NOTIFY") && v && !r->notify) /* RFC 3461 §4.1 */
+			if (ascii_eq_ci(k, kn, "NOTIFY") && v && !r->notify) /* RFC 3461 §4.1 */
 				r->notify = dup_cap(v, vn, SMTP_PARAM_MAX);
-			else if (eq_ci(k, kn, "ORCPT") && v && !r->orcpt) /* RFC 3461 §4.2 */
+			else if (ascii_eq_ci(k, kn, "ORCPT") && v && !r->orcpt) /* RFC 3461 §4.2 */
 				r->orcpt = dup_cap(v, vn, SMTP_PARAM_MAX);
 		}
 	} else if (!t->rcpt_cap_warned) {
@@ -329,7 +328,7 @@ static void cmd_bdat(struct sess *s, struct cmd *c)
 	uint64_t size = 0;
 	bool last = false, ok = parse_u64(p, d, SMTP_BDAT_MAX, &size);
 	i = skip_sp(p, n, d);
-	if (ok && i > d && n - i >= 4 && eq_ci(p + i, 4, "LAST")) {
+	if (ok && i > d && n - i >= 4 && ascii_eq_ci(p + i, 4, "LAST")) {
 		last = true;
 		i = skip_sp(p, n, i + 4);
 	}
@@ -431,7 +430,7 @@ static void cmd_burl(struct sess *s, struct cmd *c)
 	size_t n = c->line.arg_n;
 	while (n && is_sp(p[n - 1]))
 		n--;
-	bool last = n >= 4 && eq_ci(p + n - 4, 4, "LAST") && (n == 4 || is_sp(p[n - 5]));
+	bool last = n >= 4 && ascii_eq_ci(p + n - 4, 4, "LAST") && (n == 4 || is_sp(p[n - 5]));
 	cmd_emit(s, c);
 	struct pending *e = pend_push(s, PEND_CMD, SMTP_VERB_BURL, t, c->ts);
 	e->bdat_last = last;
@@ -646,7 +645,7 @@ const struct verb_ops verb_ops[SMTP_VERB__COUNT] = {
 static enum smtp_verb verb_find(const uint8_t *p, size_t n)
 {
 	for (unsigned v = 1; v < SMTP_VERB__COUNT; v++)
-		if (eq_ci_n(p, n, verb_ops[v].name, verb_ops[v].len))
+		if (ascii_eq_ci_n(p, n, verb_ops[v].name, verb_ops[v].len))
 			return (enum smtp_verb)v;
 	return SMTP_VERB_UNKNOWN;
 }
@@ -912,7 +911,7 @@ static void client_tls_probe(struct sess *s, const uint8_t *p, size_t n, uint64_
 		s->pub.tls = true;
 		s->tls_raw[FLOW_C2S] = !s->pub.tls_inner;
 		tls_line(s, ts);
-	} else if (isalpha((unsigned char)p[0])) {
+	} else if (ascii_lower(p[0]) >= 'a' && ascii_lower(p[0]) <= 'z') {
 		enter_state(s, SMTP_ST_COMMAND);
 		if (!s->forced) {
 			s->pub.tls_decrypted = true;

@@ -11,31 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ascii.h"
 #include "sbuf.h"
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                      */
 
-/* ASCII case-insensitive comparison of p[0..n) with w[0..k) (upper case). */
-static inline bool eq_ci_n(const uint8_t *p, size_t n, const char *w, size_t k)
-{
-	if (n != k)
-		return false;
-	for (size_t i = 0; i < k; i++) {
-		uint8_t c = p[i];
-		if (c >= 'a' && c <= 'z')
-			c = (uint8_t)(c - 32);
-		if (c != (uint8_t)w[i])
-			return false;
-	}
-	return true;
-}
-
-/* ASCII case-insensitive comparison of p[0..n) with the C string w. */
-static inline bool eq_ci(const uint8_t *p, size_t n, const char *w)
-{
-	return eq_ci_n(p, n, w, strlen(w)); /* w is a literal: folded when inlined */
-}
 
 
 static inline bool is_sp(uint8_t c) { return c == ' ' || c == '\t'; }

@@ -4,7 +4,6 @@
  * reply's effects. Part of the SMTP dissector (src/smtp_int.h). */
 #include "smtp_int.h"
 
-#include <ctype.h>
 
 static const struct {
 	const char *name;
@@ -160,7 +159,7 @@ void caps_parse(struct sess *s, const struct smtp_reply_line *lines, size_t n)
 		if (k == sizeof "STARTTLS" - 1 && cap_masked(p, k))
 			s->pub.starttls_masked = true;
 		for (size_t j = 0; cap_table[j].name; j++) {
-			if (!eq_ci_n(p, k, cap_table[j].name, cap_table[j].len))
+			if (!ascii_eq_ci_n(p, k, cap_table[j].name, cap_table[j].len))
 				continue;
 			c->flags |= cap_table[j].flag;
 			size_t a = skip_sp(p, m, k + (k < m && p[k] == '=' ? 1 : 0));
@@ -182,7 +181,7 @@ void caps_parse(struct sess *s, const struct smtp_reply_line *lines, size_t n)
 					size_t tl = 0;
 					for (; x < m && !is_sp(p[x]); x++)
 						if (p[x] >= 0x20 && p[x] < 0x7f && tl + 1 < sizeof tok)
-							tok[tl++] = (char)toupper(p[x]);
+							tok[tl++] = (char)ascii_upper(p[x]);
 					tok[tl] = '\0';
 					if (!tl)
 						continue;
@@ -328,7 +327,7 @@ static bool reply_fits(const struct pending *e, const struct smtp_reply *r)
 		const uint8_t *p;
 		size_t m, k = cap_keyword(&r->lines[1], &p, &m);
 		for (size_t j = 0; cap_table[j].name; j++)
-			if (eq_ci_n(p, k, cap_table[j].name, cap_table[j].len))
+			if (ascii_eq_ci_n(p, k, cap_table[j].name, cap_table[j].len))
 				return false;
 	}
 	return true;
