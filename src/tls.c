@@ -1260,7 +1260,8 @@ struct tls_conn *tls_conn_new(const struct tls_keys *keys, const struct tls_call
 			return NULL;
 		}
 	}
-	c->info.keys = TLS_KEYS_NONE;
+	/* with a store: "missing" until a ServerHello finds the secret */
+	c->info.keys = keys ? TLS_KEYS_MISSING : TLS_KEYS_NONE;
 	return c;
 }
 

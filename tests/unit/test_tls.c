@@ -543,7 +543,17 @@ static void test_ja4_spec_and_splits(void)
 	CHECK(in->client.extended_master_secret && !in->client.encrypt_then_mac);
 	CHECK(in->client.session_id_len == 32 && in->client.random[0] == 0x40);
 	CHECK(!anom_any(&in->anoms));
+	CHECK(in->keys == TLS_KEYS_NONE);
 	tls_conn_free(c);
+	{
+		/* a key store but no ServerHello yet: missing */
+		struct tls_keys *k = tls_keys_new();
+		c = conn(k, &s);
+		tls_conn_data(c, 0, r.p, r.n, 0);
+		CHECK(tls_conn_info(c)->keys == TLS_KEYS_MISSING);
+		tls_conn_free(c);
+		tls_keys_free(k);
+	}
 
 	/* every split point of the record into two segments */
 	int bad = 0;
