@@ -415,6 +415,46 @@ static void test_wrong_keys(void)
 		b_free(&text);
 		b_free(&t.data);
 	}
+	/* TLS 1.3 with only the application secrets (no *_HANDSHAKE_*): the
+	 * application data still decrypts, KeyUpdate included; the
+	 * certificate stays unseen */
+	const char *t13[] = { "t13_aes128_chain", "t13_chacha_hrr", "t13_aes256" };
+	for (int i = 0; i < 3; i++) {
+		char path[256], kp[256];
+		snprintf(path, sizeof path, "tests/tls/lab/%s.tlss", t13[i]);
+		snprintf(kp, sizeof kp, "tests/tls/lab/%s.keys", t13[i]);
+		struct tlss t;
+		CHECK(tlss_load(path, &t) == 0);
+		FILE *f = fopen(kp, "r");
+		CHECK(f != NULL);
+		if (!f)
+			continue;
+		struct buf text = { 0 };
+		char line[1024];
+		while (fgets(line, sizeof line, f))
+			if (!strstr(line, "HANDSHAKE"))
+				b_add(&text, line, strlen(line));
+		fclose(f);
+		struct tls_keys *k = tls_keys_new();
+		tls_keys_add_text(k, text.p, text.n);
+		struct sink s;
+		struct tls_conn *c = conn(k, &s);
+		tlss_feed(c, &t, 0);
+		const struct tls_info *in = tls_conn_info(c);
+		CHECK(in->keys == TLS_KEYS_OK && in->decrypted);
+		CHECK(!in->cert_seen);
+		char h[65];
+		sha256_hex(s.plain[0].p, s.plain[0].n, h);
+		CHECK_STR(h, tlss_get(&t, "plain_c2s_sha256"));
+		sha256_hex(s.plain[1].p, s.plain[1].n, h);
+		CHECK_STR(h, tlss_get(&t, "plain_s2c_sha256"));
+		CHECK(s.gaps[0] == 0 && s.gaps[1] == 0 && !anom_any(&in->anoms));
+		tls_conn_free(c);
+		sink_free(&s);
+		tls_keys_free(k);
+		b_free(&text);
+		b_free(&t.data);
+	}
 	/* keys for another session: missing, nothing decrypted, no crash */
 	struct tlss t;
 	CHECK(tlss_load("tests/tls/lab/t12_chacha.tlss", &t) == 0);
