@@ -846,6 +846,21 @@ static void test_keys_file(void)
 	memset(cr, 0x33, 32);
 	CHECK(tls_keys_lookup(k, cr, TLS_SECRET_MASTER, &s) && s.b[0] == 0xaa);
 	free(big);
+	/* a finished file that ends inside an overlong line: one bad line, also
+	 * when the line is completed later */
+	{
+		char *z = malloc(100001);
+		memset(z, 'Z', 100000);
+		z[100000] = 0;
+		write_file(other, "w", z);
+		struct tls_keys *k3 = tls_keys_new();
+		CHECK(tls_keys_add_file(k3, other, err, sizeof err) == 0 && tls_keys_bad_lines(k3) == 1);
+		write_file(other, "a", "ZZ\nCLIENT_RANDOM " CR3 " " S48A "\n");
+		tls_keys_refresh(k3);
+		CHECK(tls_keys_bad_lines(k3) == 1 && tls_keys_count(k3) == 1);
+		tls_keys_free(k3);
+		free(z);
+	}
 	/* the file vanishes: lookups keep what was read, refresh is harmless */
 	unlink(path);
 	tls_keys_refresh(k);
