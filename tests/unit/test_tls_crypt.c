@@ -17,6 +17,7 @@
  *   cap, incremental re-reading of a growing, truncated and replaced file,
  *   lookups while another thread adds. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -880,7 +881,7 @@ static void test_keys_file(void)
 /* lookups on one thread while another adds */
 struct race {
 	struct tls_keys *k;
-	volatile int stop;
+	atomic_int stop;
 	unsigned long found;
 };
 
@@ -889,7 +890,7 @@ static void *reader(void *arg)
 	struct race *r = arg;
 	uint8_t cr[32] = { 0 };
 	struct tls_secret s;
-	while (!r->stop)
+	while (!atomic_load(&r->stop))
 		for (unsigned i = 0; i < 256; i++) {
 			cr[0] = (uint8_t)i;
 			if (tls_keys_lookup(r->k, cr, TLS_SECRET_MASTER, &s))
@@ -909,7 +910,7 @@ static void test_keys_threads(void)
 		                 (i >> 16) & 0xff, 0, 1);
 		tls_keys_add_text(r.k, (const uint8_t *)line, (size_t)n);
 	}
-	r.stop = 1;
+	atomic_store(&r.stop, 1);
 	pthread_join(th, NULL);
 	CHECK(tls_keys_count(r.k) == 20000);
 	tls_keys_free(r.k);
