@@ -237,6 +237,10 @@ static const char *foxio[] = {
 	"browsers-x509_1", "tls3_11",
 };
 
+static const char *public[] = {
+	"zeek_smtp-starttls", "suricata_smtp-startssl", "arkime_smtp-starttls", "suricata_smtp-tls-protodetect",
+};
+
 static void test_real(void)
 {
 	char path[256];
@@ -272,6 +276,26 @@ static void test_real(void)
 			}
 			CHECK(in->keys == TLS_KEYS_NONE && !in->decrypted);
 			CHECK(!anom_has(&in->anoms, ANOM_TLS_HS_MALFORMED) && !anom_has(&in->anoms, ANOM_TLS_RECORD_BAD_TYPE));
+			tls_conn_free(c);
+			sink_free(&s);
+		}
+		b_free(&t.data);
+		files++;
+	}
+	/* MTAs in the public corpus (after STARTTLS, or on port 465) */
+	for (size_t i = 0; i < sizeof public / sizeof *public; i++) {
+		struct tlss t;
+		snprintf(path, sizeof path, "tests/tls/public/%s.tlss", public[i]);
+		CHECK(tlss_load(path, &t) == 0);
+		for (size_t step = 0; step <= 3; step += 3) {
+			struct sink s;
+			struct tls_conn *c = conn(NULL, &s);
+			tlss_feed(c, &t, step);
+			const struct tls_info *in = tls_conn_info(c);
+			tlss_check(public[i], in, &t, NULL);
+			CHECK(!anom_has(&in->anoms, ANOM_TLS_HS_MALFORMED) && !anom_has(&in->anoms, ANOM_TLS_RECORD_BAD_TYPE));
+			if (strcmp(public[i], "arkime_smtp-starttls") == 0)
+				CHECK(tls_cipher_weak(in->cipher) && in->version == 0x0301); /* RC4-SHA over TLS 1.0 */
 			tls_conn_free(c);
 			sink_free(&s);
 		}
@@ -367,7 +391,7 @@ static void test_real(void)
 		b_free(&t.data);
 		files++;
 	}
-	CHECK(files == 20);
+	CHECK(files == 24);
 }
 
 /* Wrong keys: every secret of the key log with one bit flipped. Then
