@@ -164,7 +164,7 @@ bench-live: deps
 # once fixed, keep them in tests/regress/<target>/ (tests/t_fuzz_short.sh
 # replays that directory in `make test`).
 FUZZ_BUILD   := build-fuzz
-FUZZ_TARGETS := decode reasm smtp imf codec verdict tlsdec
+FUZZ_TARGETS := decode reasm smtp imf codec verdict tlsdec tls
 FUZZ_SECONDS ?= 600
 FUZZ_JOBS    ?= $(shell nproc 2>/dev/null || echo 1)
 FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \

@@ -83,9 +83,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t flags = fz_u8(&f);
 		uint8_t m[48] = { 0 }, cr[32] = { 0 }, sr[32] = { 0 };
 		size_t n;
-		memcpy(m, fz_bytes(&f, 48, &n), n);
-		memcpy(cr, fz_bytes(&f, 32, &n), n);
-		memcpy(sr, fz_bytes(&f, 32, &n), n);
+		const uint8_t *p = fz_bytes(&f, 48, &n); /* (n is set by the call: not in one expression) */
+		memcpy(m, p, n);
+		p = fz_bytes(&f, 32, &n);
+		memcpy(cr, p, n);
+		p = fz_bytes(&f, 32, &n);
+		memcpy(sr, p, n);
 		bool ok = tls12_keys(version, suite, m, cr, sr, flags & 1, d);
 		if (ok != tls_crypt_suite_supported(version, suite) || (ok && (!d[0] || !d[1])) || (!ok && (d[0] || d[1])))
 			abort();
@@ -95,8 +98,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint16_t suite = fz_u16(&f);
 		uint8_t a[TLS_SECRET_MAX], b[TLS_SECRET_MAX];
 		size_t an, bn;
-		memcpy(a, fz_bytes(&f, fz_u8(&f) % (TLS_SECRET_MAX + 1), &an), an);
-		memcpy(b, fz_bytes(&f, fz_u8(&f) % (TLS_SECRET_MAX + 1), &bn), bn);
+		size_t want = fz_u8(&f) % (TLS_SECRET_MAX + 1);
+		const uint8_t *p = fz_bytes(&f, want, &an);
+		memcpy(a, p, an);
+		want = fz_u8(&f) % (TLS_SECRET_MAX + 1);
+		p = fz_bytes(&f, want, &bn);
+		memcpy(b, p, bn);
 		d[0] = tls13_keys(suite, a, an);
 		d[1] = tls13_keys(suite, a, an);
 		if ((d[0] != NULL) != (d[1] != NULL))

@@ -21,6 +21,9 @@ format (see the comment at the top of each fuzz/fuzz_*.c):
   tlsdec  the key logs and the records of tests/tls_vectors/ (TLS 1.0-1.2
           lab captures with their master secrets, RFC 8448 with its
           traffic secrets) in fuzz_tlsdec.c's format, and key log text
+  tls     the stream files tests/tls/*/*.tlss (lab sessions and FoxIO's JA4
+          handshakes) as fuzz_tls.c records, whole and re-cut, with and
+          without the key-store flag
   verdict the transactions of each flow as fuzz_verdict.c fields (HELO,
           MAIL FROM, RCPT TO, AUTH PLAIN user, From:/Reply-To:/Sender: field
           bodies, DKIM d=, List-Id) with option bytes; plus hand-written
@@ -436,6 +439,34 @@ def tlsdec_seeds(c):
           b"ab" * 32 + b" " + b"ef" * 32 + b"\nEXPORTER_SECRET x y\n")
 
 
+def tls_seeds(c):
+    """fuzz_tls.c: flag byte, then {u8 op, u16 len, bytes} per chunk."""
+    base = os.path.join(ROOT, "tests", "tls")
+    if not os.path.isdir(base):
+        return
+    rng = random.Random(3)
+    for dp, _, fns in sorted(os.walk(base)):
+        for fn in sorted(fns):
+            if not fn.endswith(".tlss"):
+                continue
+            chunks = []
+            with open(os.path.join(dp, fn)) as f:
+                for line in f:
+                    if line[:1] in "<>":
+                        chunks.append((1 if line[0] == "<" else 0, bytes.fromhex(line[1:].strip())))
+            for flag in (0, 1):
+                out = bytes([flag])
+                for d, b in chunks:
+                    for o in range(0, len(b), 65535):
+                        part = b[o:o + 65535]
+                        op = d | (rng.randrange(64) << 2)
+                        out += bytes([op]) + struct.pack("<H", len(part)) + part
+                c.add("tls", out[:MAX_SEED])
+    # hand-made: an SSLv2 hello, a record length lie, a gap
+    c.add("tls", b"\x00\x00\x23\x00" + bytes.fromhex("802201030100090000001000002f0700c0000035") + bytes(range(1, 17)))
+    c.add("tls", b"\x00\x00\x07\x00" + b"\x16\x03\x01\x48\x01\x01\x00" + b"\x03\x10\x00")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", default=os.path.join(ROOT, "smtpscope"))
@@ -458,6 +489,7 @@ def main():
     vrng = random.Random(2)  # its own, so the other targets' seeds stay as they were
     builtin(c)
     tlsdec_seeds(c)
+    tls_seeds(c)
     with tempfile.TemporaryDirectory() as tmp:
         for path in files:
             try:

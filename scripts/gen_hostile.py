@@ -47,6 +47,20 @@ smtpscope's JSON output and the normal session's envelope. The captures:
                     Shift_JIS, GB18030; RFC 2231 incl. continuations and
                     UTF-16; an encoded word in a quoted file name): each must
                     come out as U+FFFD with the text after it kept
+  tls_hs_16mib      after STARTTLS, a handshake message declaring 2^24 - 1
+                    bytes, sent in full in 1,025 records, then a ClientHello
+  tls_record_lie    after STARTTLS, a record header declaring 18,433 bytes
+                    (above 2^14 + 2048) followed by 1 MiB; the server's
+                    ServerHello must still be read
+  tls_chain_1000    after STARTTLS, a TLS 1.2 handshake whose Certificate
+                    message carries 1,000 certificates (198 KiB)
+  tls_decrypt_fail  the TLS 1.2 lab session of tests/tls/lab/t12_gcm.tlss
+                    after STARTTLS, analysed with a key log whose master
+                    secret is wrong (tls_decrypt_fail.keys), its application
+                    records sent twice: nothing from inside may be reported
+  The tls_* captures need the TLS layer in the analyzer ("needs":
+  "tls_layer"; tests/t_hostile.sh skips them while smtpscope has no
+  --tls-keylog) and name their smtpscope arguments in "args".
   syn_flood         (--syn-flood only: ~20 MB gzip'd, not committed) 1,000,000
                     bare SYNs on port 25 from distinct sources, minimal raw-IP
                     frames, with three real sessions interleaved
@@ -498,6 +512,117 @@ def nul_expect():
 
 # ---- the SYN flood (generated at test time) -------------------------------------
 
+# ---- TLS ---------------------------------------------------------------------
+
+STARTTLS_EHLO = reply(250, "mx.example.net", "PIPELINING", "STARTTLS", "8BITMIME")
+# A v1 Ed25519 certificate (CN=c, 198 bytes), made once with openssl req.
+ED25519_CERT = bytes.fromhex(
+    "3081c03074020101300506032b6570300c310a300806035504030c01633020170d3236313230333133353533355a180f3231"
+    "3236313130393133353533355a300c310a300806035504030c0163302a300506032b6570032100fa0de8a634ce3bce5e45a9"
+    "5ac24c06560d60d4a6925de5d12239e4bda9cdcaf6300506032b6570034100d2c91cf0a9ed07a0ab705d8928c8e280876d6d"
+    "b388dcd3184e8a3369efd105e1ee38859ccd6756777640424134a9b685fe61433b59e94241f5f9ccd37a52960c")
+
+
+def tls_record(ctype, body, ver=0x0303):
+    return bytes([ctype]) + struct.pack(">HH", ver, len(body)) + body
+
+
+def tls_records(ctype, msg, ver=0x0303, size=16384):
+    return b"".join(tls_record(ctype, msg[i:i + size], ver) for i in range(0, len(msg), size))
+
+
+def tls_hs(htype, body):
+    return bytes([htype]) + struct.pack(">I", len(body))[1:] + body
+
+
+def tls_client_hello(sni=b"mx.example.net"):
+    ext_sni = struct.pack(">HBH", len(sni) + 3, 0, len(sni)) + sni
+    exts = struct.pack(">HH", 0, len(ext_sni)) + ext_sni
+    exts += struct.pack(">HH", 10, 4) + struct.pack(">HH", 2, 23)
+    exts += struct.pack(">HH", 13, 4) + struct.pack(">HH", 2, 0x0403)
+    body = struct.pack(">H", 0x0303) + bytes(range(32)) + b"\x00" + struct.pack(">HHH", 4, 0xc02f, 0xc030) + b"\x01\x00"
+    body += struct.pack(">H", len(exts)) + exts
+    return tls_hs(1, body)
+
+
+def tls_server_hello():
+    body = struct.pack(">H", 0x0303) + bytes(range(100, 132)) + b"\x00" + struct.pack(">HB", 0xc02f, 0)
+    return tls_hs(2, body + struct.pack(">H", 5) + struct.pack(">HHB", 0xff01, 1, 0))
+
+
+def starttls_start(pc, name, t0):
+    t = Tcp(pc, client=("203.0.113.67", 0), server=SERVER, t0=t0, seed=hash_seed(name) + 1)
+    t.handshake()
+    t.server(GREETING)
+    t.client(smtp_lines("EHLO tls.example"))
+    t.server(STARTTLS_EHLO)
+    t.client(smtp_lines("STARTTLS"))
+    t.server(reply(220, "2.0.0 Ready to start TLS"))
+    return t
+
+
+def b_tls_hs_16mib(pc, t0):
+    t = starttls_start(pc, "tls_hs_16mib", t0)
+    msg = b"\x0b\xff\xff\xff" + bytes(0xffffff)
+    t.client(tls_records(22, msg), segsize=65000, ack=False)
+    t.client(tls_record(22, tls_client_hello()))
+    t.server(tls_record(21, b"\x02\x28"))
+    t.close()
+
+
+def b_tls_record_lie(pc, t0):
+    t = starttls_start(pc, "tls_record_lie", t0)
+    t.client(b"\x16\x03\x01\x48\x01" + b"\x01" * (1 << 20), segsize=65000, ack=False)
+    t.server(tls_record(22, tls_server_hello()))
+    t.close()
+
+
+def b_tls_chain_1000(pc, t0):
+    t = starttls_start(pc, "tls_chain_1000", t0)
+    t.client(tls_record(22, tls_client_hello(), 0x0301))
+    certs = b"".join(struct.pack(">I", len(ED25519_CERT))[1:] + ED25519_CERT for _ in range(1000))
+    msg = tls_server_hello() + tls_hs(11, struct.pack(">I", len(certs))[1:] + certs) + tls_hs(14, b"")
+    t.server(tls_records(22, msg))
+    t.client(tls_record(21, b"\x02\x30"))
+    t.close()
+
+
+def read_tlss(path):
+    chunks = []
+    with open(path) as f:
+        for line in f:
+            if line[:1] in "<>":
+                chunks.append(("server" if line[0] == "<" else "client", bytes.fromhex(line[1:].strip())))
+    return chunks
+
+
+LAB = os.path.join(os.path.dirname(HERE), "tests", "tls", "lab")
+
+
+def b_tls_decrypt_fail(pc, t0):
+    t = starttls_start(pc, "tls_decrypt_fail", t0)
+    chunks = read_tlss(os.path.join(LAB, "t12_gcm.tlss"))
+    for side, data in chunks:
+        t.send(side, data)
+    # the application records once more: records after a failed decryption
+    for side, data in chunks:
+        if data[:1] == b"\x17":
+            t.send(side, data)
+    t.close()
+
+
+def tls_decrypt_fail_keys(outdir):
+    """The lab session's CLIENT_RANDOM with a master secret that is wrong."""
+    with open(os.path.join(LAB, "t12_gcm.keys")) as f:
+        for line in f:
+            if line.startswith("CLIENT_RANDOM"):
+                _, cr, ms = line.split()
+                bad = "%02x" % (int(ms[:2], 16) ^ 1) + ms[2:]
+                with open(os.path.join(outdir, "tls_decrypt_fail.keys"), "w") as o:
+                    o.write("CLIENT_RANDOM %s %s\n" % (cr, bad))
+                return
+
+
 def syn_frames(outdir, name, n, tuples, seed):
     """n minimal SYN frames (raw IPv4, 40 bytes), 50 us apart, from
     tuples(i) -> (src 4 bytes, sport, dst 4 bytes), with three normal
@@ -606,6 +731,14 @@ def main(argv):
     for cls, cps in case_expanding_classes().items():
         name = "unicode_lower_" + cls
         capture(outdir, name, [], unicode_lower_builder(name, cps), {"transactions": unicode_lower_expect(cps)})
+    tls = {"needs": "tls_layer"}
+    capture(outdir, "tls_hs_16mib", ["tls_hs_too_long"], b_tls_hs_16mib, tls)
+    capture(outdir, "tls_record_lie", ["tls_record_too_long"], b_tls_record_lie, tls)
+    capture(outdir, "tls_chain_1000", ["tls_chain_long"], b_tls_chain_1000, tls)
+    tls_decrypt_fail_keys(outdir)
+    capture(outdir, "tls_decrypt_fail", ["tls_decrypt_failed"], b_tls_decrypt_fail,
+            dict(tls, args=["--tls-keylog", "tests/hostile/tls_decrypt_fail.keys"],
+                 not_mail_from=["alice@example.org"]))
     with open(os.path.join(outdir, "expect.json"), "w") as f:
         json.dump(EXPECT, f, indent=1, sort_keys=True)
         f.write("\n")

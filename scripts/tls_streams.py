@@ -25,6 +25,8 @@ ap.add_argument("stream", type=int)
 ap.add_argument("--max", type=int, default=0)
 ap.add_argument("--expect", action="store_true")
 ap.add_argument("--keylog", help="key log for tshark (the certificate of TLS 1.3)")
+ap.add_argument("--starttls", action="store_true",
+                help="drop each direction's bytes before its first TLS record that follows a CRLF (the SMTP part)")
 ap.add_argument("--handshake-only", action="store_true",
                 help="cut each direction at its first application_data record")
 a = ap.parse_args()
@@ -69,6 +71,19 @@ for line in out.splitlines():
     if not s or s.startswith("=") or ":" in s or line.startswith("Node") or line.startswith("Follow") or line.startswith("Filter"):
         continue
     chunks.append((1 if line.startswith("\t") else 0, bytes.fromhex(s)))
+start = [0, 0]
+if a.starttls:
+    for d in (0, 1):
+        buf = b"".join(b for dd, b in chunks if dd == d)
+        i = buf.find(b"\r\n\x16\x03")
+        start[d] = 0 if buf[:2] == b"\x16\x03" else i + 2 if i >= 0 else len(buf)
+    out_chunks, pos = [], [0, 0]
+    for d, b in chunks:
+        lo = max(0, start[d] - pos[d])
+        pos[d] += len(b)
+        if lo < len(b):
+            out_chunks.append((d, b[lo:]))
+    chunks = out_chunks
 cut = [None, None]
 if a.handshake_only:
     for d in (0, 1):
@@ -84,12 +99,7 @@ print("# %s tcp.stream %d (tshark follow,tcp,raw)" % (a.pcap.split("/")[-1], a.s
 for line in out.splitlines():
     if line.startswith("Node 0:") or line.startswith("Node 1:"):
         print("# " + line)
-        continue
-    s = line.strip()
-    if not s or s.startswith("=") or ":" in s:
-        continue
-    d = 1 if line.startswith("\t") else 0
-    b = bytes.fromhex(s)
+for d, b in chunks:
     if limit[d] is not None:
         b = b[:max(0, limit[d] - got[d])]
     if not b:

@@ -76,6 +76,9 @@ struct tls_dir {
 	enum tls_secret_kind pend_ap; /* TLS 1.3 Finished: switch to this application secret */
 	bool pend_ap_set;
 	bool had_keys;               /* was decrypting at some point */
+	bool failed;                 /* a record did not authenticate: no more keys for this direction */
+	struct tls_dir_crypt *trial; /* TLS 1.3 without handshake secret: the application secret, tried */
+	bool trial_tried;
 	bool lost;                   /* decryption stopped (failed / keys missing): gap reported */
 };
 
@@ -1059,6 +1062,30 @@ static void record(struct tls_conn *c, int dir, uint8_t type, uint16_t ver, cons
 	}
 	if (type == CT_APPDATA)
 		c->info.app_bytes[dir] += n;
+	/* TLS 1.3 and no handshake key for this direction (a key log with only
+	 * the *_TRAFFIC_SECRET_0 lines): where the handshake ends is not
+	 * visible, so each record is tried with the application secret; the
+	 * first that authenticates starts decryption (a failed try changes
+	 * nothing, the sequence number stays at 0). */
+	if (!d->crypt && c->tls13 && c->keys && !d->failed && !d->had_keys) {
+		if (!d->trial_tried) {
+			bool found = false;
+			d->trial_tried = true;
+			d->trial = keys13(c, dir == DIR_C2S ? TLS_SECRET_CLIENT_AP0 : TLS_SECRET_SERVER_AP0, &found);
+		}
+		size_t on = 0;
+		uint8_t inner = 0;
+		if (d->trial && tls_dir_open(d->trial, type, ver, body, n, c->plain, &on, &inner) && on <= n) {
+			d->crypt = d->trial;
+			d->trial = NULL;
+			d->had_keys = true;
+			c->info.keys = TLS_KEYS_OK;
+			if (inner != CT_APPDATA)
+				c->info.app_bytes[dir] -= n;
+			plain_record(c, dir, inner, c->plain, on, true, ts);
+		}
+		return;
+	}
 	if (d->crypt) {
 		size_t on = 0;
 		uint8_t inner = 0;
@@ -1074,6 +1101,7 @@ static void record(struct tls_conn *c, int dir, uint8_t type, uint16_t ver, cons
 			d->pend_update = false;
 			d->pend_ap_set = false;
 			d->had_keys = false;  /* no later secret revives a failed direction */
+			d->failed = true;
 			lose(c, dir, n, ts);
 		}
 	} else if (d->had_keys && type == CT_APPDATA) {
@@ -1260,7 +1288,8 @@ struct tls_conn *tls_conn_new(const struct tls_keys *keys, const struct tls_call
 			return NULL;
 		}
 	}
-	c->info.keys = TLS_KEYS_NONE;
+	/* with a store: "missing" until a ServerHello finds the secret */
+	c->info.keys = keys ? TLS_KEYS_MISSING : TLS_KEYS_NONE;
 	return c;
 }
 
@@ -1278,6 +1307,7 @@ void tls_conn_free(struct tls_conn *c)
 		free(c->d[i].hs_buf);
 		cfree(c->d[i].crypt);
 		cfree(c->d[i].pend_crypt);
+		cfree(c->d[i].trial);
 		cfree(c->tls12_pending[i]);
 	}
 	free(c->plain);

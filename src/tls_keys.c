@@ -63,6 +63,7 @@ struct tk_line {
 	char b[TLS_KEYS_LINE_MAX + 1];
 	size_t n;
 	bool overlong;
+	bool counted;           /* the overlong line was already counted as bad */
 };
 
 struct tk_file {
@@ -72,6 +73,7 @@ struct tk_file {
 	bool known;             /* dev/ino valid */
 	uint64_t off;           /* bytes consumed (up to the last complete line) */
 	bool skipping;          /* off is inside an overlong line: skip to its newline */
+	bool skip_counted;      /* ... and it was counted as bad already */
 	bool once;              /* not a regular file (a pipe): read once, never again */
 };
 
@@ -356,10 +358,11 @@ static int parse_line(struct tls_keys *k, const char *s, size_t n)
 
 static void line_end(struct tls_keys *k, struct tk_line *l)
 {
-	if (l->overlong || parse_line(k, l->b, l->n) < 0)
+	if (l->overlong ? !l->counted : parse_line(k, l->b, l->n) < 0)
 		bad_line(k);
 	l->n = 0;
 	l->overlong = false;
+	l->counted = false;
 }
 
 /* Feed bytes; complete lines are parsed, the rest stays in l. Returns the
@@ -395,6 +398,7 @@ void tls_keys_add_text(struct tls_keys *k, const uint8_t *p, size_t n)
 	struct tk_line *l = xmalloc(sizeof *l);
 	l->n = 0;
 	l->overlong = false;
+	l->counted = false;
 	feed(k, l, p, n);
 	if (l->n || l->overlong) /* the text ends without a newline: its last line is complete */
 		line_end(k, l);
@@ -446,6 +450,7 @@ static int read_file(struct tls_keys *k, struct tk_file *f, bool initial)
 	struct tk_line *l = xmalloc(sizeof *l);
 	l->n = 0;
 	l->overlong = f->skipping;
+	l->counted = f->skip_counted;
 	uint64_t pos = f->off, consumed = f->off;
 	int rc = 0;
 	for (;;) {
@@ -469,8 +474,13 @@ static int read_file(struct tls_keys *k, struct tk_file *f, bool initial)
 		/* an overlong partial line: never re-read it, skip to its newline next time */
 		consumed = pos;
 		f->skipping = true;
+		/* on the first read the file is taken as complete: count it now, once */
+		if (initial && !l->counted)
+			bad_line(k);
+		f->skip_counted = initial || l->counted;
 	} else {
 		f->skipping = false;
+		f->skip_counted = false;
 		/* A last line without its newline: on the first read the file is
 		 * probably complete and the line is taken (if it parses); on a
 		 * refresh it is probably being written and waits. Either way it

@@ -8,7 +8,7 @@
 . tests/lib.sh
 SECS=${FUZZ_SHORT_SECONDS:-20}
 JOBS=${FUZZ_SHORT_JOBS:-$(nproc 2>/dev/null || echo 1)}
-TARGETS="decode reasm smtp imf codec verdict tlsdec"
+TARGETS="decode reasm smtp imf codec verdict tlsdec tls"
 
 if ! command -v clang >/dev/null 2>&1; then
 	fail "clang missing (make deps installs clang; -fsanitize=fuzzer needs libclang-rt-14-dev)"

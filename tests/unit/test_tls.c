@@ -237,6 +237,10 @@ static const char *foxio[] = {
 	"browsers-x509_1", "tls3_11",
 };
 
+static const char *public[] = {
+	"zeek_smtp-starttls", "suricata_smtp-startssl", "arkime_smtp-starttls", "suricata_smtp-tls-protodetect",
+};
+
 static void test_real(void)
 {
 	char path[256];
@@ -272,6 +276,26 @@ static void test_real(void)
 			}
 			CHECK(in->keys == TLS_KEYS_NONE && !in->decrypted);
 			CHECK(!anom_has(&in->anoms, ANOM_TLS_HS_MALFORMED) && !anom_has(&in->anoms, ANOM_TLS_RECORD_BAD_TYPE));
+			tls_conn_free(c);
+			sink_free(&s);
+		}
+		b_free(&t.data);
+		files++;
+	}
+	/* MTAs in the public corpus (after STARTTLS, or on port 465) */
+	for (size_t i = 0; i < sizeof public / sizeof *public; i++) {
+		struct tlss t;
+		snprintf(path, sizeof path, "tests/tls/public/%s.tlss", public[i]);
+		CHECK(tlss_load(path, &t) == 0);
+		for (size_t step = 0; step <= 3; step += 3) {
+			struct sink s;
+			struct tls_conn *c = conn(NULL, &s);
+			tlss_feed(c, &t, step);
+			const struct tls_info *in = tls_conn_info(c);
+			tlss_check(public[i], in, &t, NULL);
+			CHECK(!anom_has(&in->anoms, ANOM_TLS_HS_MALFORMED) && !anom_has(&in->anoms, ANOM_TLS_RECORD_BAD_TYPE));
+			if (strcmp(public[i], "arkime_smtp-starttls") == 0)
+				CHECK(tls_cipher_weak(in->cipher) && in->version == 0x0301); /* RC4-SHA over TLS 1.0 */
 			tls_conn_free(c);
 			sink_free(&s);
 		}
@@ -367,7 +391,7 @@ static void test_real(void)
 		b_free(&t.data);
 		files++;
 	}
-	CHECK(files == 20);
+	CHECK(files == 24);
 }
 
 /* Wrong keys: every secret of the key log with one bit flipped. Then
@@ -409,6 +433,46 @@ static void test_wrong_keys(void)
 		CHECK(s.plain[0].n == 0 && s.plain[1].n == 0);
 		CHECK(!in->decrypted);
 		CHECK(s.gaps[0] <= 1 && s.gaps[1] <= 1 && s.gaps[0] + s.gaps[1] >= 1);
+		tls_conn_free(c);
+		sink_free(&s);
+		tls_keys_free(k);
+		b_free(&text);
+		b_free(&t.data);
+	}
+	/* TLS 1.3 with only the application secrets (no *_HANDSHAKE_*): the
+	 * application data still decrypts, KeyUpdate included; the
+	 * certificate stays unseen */
+	const char *t13[] = { "t13_aes128_chain", "t13_chacha_hrr", "t13_aes256" };
+	for (int i = 0; i < 3; i++) {
+		char path[256], kp[256];
+		snprintf(path, sizeof path, "tests/tls/lab/%s.tlss", t13[i]);
+		snprintf(kp, sizeof kp, "tests/tls/lab/%s.keys", t13[i]);
+		struct tlss t;
+		CHECK(tlss_load(path, &t) == 0);
+		FILE *f = fopen(kp, "r");
+		CHECK(f != NULL);
+		if (!f)
+			continue;
+		struct buf text = { 0 };
+		char line[1024];
+		while (fgets(line, sizeof line, f))
+			if (!strstr(line, "HANDSHAKE"))
+				b_add(&text, line, strlen(line));
+		fclose(f);
+		struct tls_keys *k = tls_keys_new();
+		tls_keys_add_text(k, text.p, text.n);
+		struct sink s;
+		struct tls_conn *c = conn(k, &s);
+		tlss_feed(c, &t, 0);
+		const struct tls_info *in = tls_conn_info(c);
+		CHECK(in->keys == TLS_KEYS_OK && in->decrypted);
+		CHECK(!in->cert_seen);
+		char h[65];
+		sha256_hex(s.plain[0].p, s.plain[0].n, h);
+		CHECK_STR(h, tlss_get(&t, "plain_c2s_sha256"));
+		sha256_hex(s.plain[1].p, s.plain[1].n, h);
+		CHECK_STR(h, tlss_get(&t, "plain_s2c_sha256"));
+		CHECK(s.gaps[0] == 0 && s.gaps[1] == 0 && !anom_any(&in->anoms));
 		tls_conn_free(c);
 		sink_free(&s);
 		tls_keys_free(k);
@@ -543,7 +607,17 @@ static void test_ja4_spec_and_splits(void)
 	CHECK(in->client.extended_master_secret && !in->client.encrypt_then_mac);
 	CHECK(in->client.session_id_len == 32 && in->client.random[0] == 0x40);
 	CHECK(!anom_any(&in->anoms));
+	CHECK(in->keys == TLS_KEYS_NONE);
 	tls_conn_free(c);
+	{
+		/* a key store but no ServerHello yet: missing */
+		struct tls_keys *k = tls_keys_new();
+		c = conn(k, &s);
+		tls_conn_data(c, 0, r.p, r.n, 0);
+		CHECK(tls_conn_info(c)->keys == TLS_KEYS_MISSING);
+		tls_conn_free(c);
+		tls_keys_free(k);
+	}
 
 	/* every split point of the record into two segments */
 	int bad = 0;

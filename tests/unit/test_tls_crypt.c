@@ -17,6 +17,7 @@
  *   cap, incremental re-reading of a growing, truncated and replaced file,
  *   lookups while another thread adds. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -846,6 +847,21 @@ static void test_keys_file(void)
 	memset(cr, 0x33, 32);
 	CHECK(tls_keys_lookup(k, cr, TLS_SECRET_MASTER, &s) && s.b[0] == 0xaa);
 	free(big);
+	/* a finished file that ends inside an overlong line: one bad line, also
+	 * when the line is completed later */
+	{
+		char *z = malloc(100001);
+		memset(z, 'Z', 100000);
+		z[100000] = 0;
+		write_file(other, "w", z);
+		struct tls_keys *k3 = tls_keys_new();
+		CHECK(tls_keys_add_file(k3, other, err, sizeof err) == 0 && tls_keys_bad_lines(k3) == 1);
+		write_file(other, "a", "ZZ\nCLIENT_RANDOM " CR3 " " S48A "\n");
+		tls_keys_refresh(k3);
+		CHECK(tls_keys_bad_lines(k3) == 1 && tls_keys_count(k3) == 1);
+		tls_keys_free(k3);
+		free(z);
+	}
 	/* the file vanishes: lookups keep what was read, refresh is harmless */
 	unlink(path);
 	tls_keys_refresh(k);
@@ -865,7 +881,7 @@ static void test_keys_file(void)
 /* lookups on one thread while another adds */
 struct race {
 	struct tls_keys *k;
-	volatile int stop;
+	atomic_int stop;
 	unsigned long found;
 };
 
@@ -874,7 +890,7 @@ static void *reader(void *arg)
 	struct race *r = arg;
 	uint8_t cr[32] = { 0 };
 	struct tls_secret s;
-	while (!r->stop)
+	while (!atomic_load(&r->stop))
 		for (unsigned i = 0; i < 256; i++) {
 			cr[0] = (uint8_t)i;
 			if (tls_keys_lookup(r->k, cr, TLS_SECRET_MASTER, &s))
@@ -894,7 +910,7 @@ static void test_keys_threads(void)
 		                 (i >> 16) & 0xff, 0, 1);
 		tls_keys_add_text(r.k, (const uint8_t *)line, (size_t)n);
 	}
-	r.stop = 1;
+	atomic_store(&r.stop, 1);
 	pthread_join(th, NULL);
 	CHECK(tls_keys_count(r.k) == 20000);
 	tls_keys_free(r.k);
