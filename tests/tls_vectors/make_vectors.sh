@@ -5,6 +5,7 @@
 # 'K', a KeyUpdate that asks the peer for one too, for TLS 1.3), tcpdump
 # captures it. Writes NAME.pcap and NAME.keys here; the expected plaintext
 # is what the test sends (see LINES below) and the server's reversal of it.
+# ONLY="name ..." re-makes just those.
 # The committed files were checked with
 #   tshark -o tls.keylog_file:NAME.keys -r NAME.pcap -Y tls -T fields -e tls.app_data
 set -e
@@ -17,6 +18,7 @@ port=24600
 one() { # NAME "server options" "client options" keyupdate(0/1)
 	name=$1 sopt=$2 copt=$3 ku=$4
 	port=$((port + 1))
+	case " ${ONLY:-$name} " in *" $name "*) ;; *) return 0 ;; esac
 	rm -f "$name.keys" "$name.pcap"
 	tcpdump -i lo -s 0 -U -w "$name.pcap" "tcp port $port" >/dev/null 2>&1 &
 	tp=$!
@@ -46,6 +48,7 @@ one t12_cbc_noetm  "" "-tls1_2 -cipher ECDHE-RSA-AES128-SHA -no_etm" 0
 one t12_cbc256_sha384 "" "-tls1_2 -cipher ECDHE-RSA-AES256-SHA384 -no_etm" 0
 one t12_cbc_sha256 "" "-tls1_2 -cipher AES128-SHA256" 0
 one t10_cbc_noetm  "-cipher DEFAULT@SECLEVEL=0" "-tls1 -cipher ECDHE-RSA-AES256-SHA@SECLEVEL=0 -no_etm" 0
+one t11_cbc_noetm  "-cipher DEFAULT@SECLEVEL=0" "-tls1_1 -cipher ECDHE-RSA-AES128-SHA@SECLEVEL=0 -no_etm" 0
 one t10_cbc_etm    "-cipher DEFAULT@SECLEVEL=0" "-tls1 -cipher ECDHE-RSA-AES256-SHA@SECLEVEL=0" 0
 one t13_aes256gcm  "" "-tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384" 1
 one t13_chacha     "" "-tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256" 1

@@ -600,7 +600,7 @@ static void test_lab(void)
 	} cases[] = {
 		{ "t12_aes128gcm", 0 }, { "t12_aes256gcm", 0 }, { "t12_chacha", 0 },
 		{ "t12_cbc_etm", 0 }, { "t12_cbc_noetm", 0 }, { "t12_cbc256_sha384", 0 },
-		{ "t12_cbc_sha256", 0 }, { "t10_cbc_noetm", 0 }, { "t10_cbc_etm", 0 },
+		{ "t12_cbc_sha256", 0 }, { "t10_cbc_noetm", 0 }, { "t10_cbc_etm", 0 }, { "t11_cbc_noetm", 0 },
 		{ "t13_aes128gcm", 1 }, { "t13_aes256gcm", 1 }, { "t13_chacha", 1 },
 	};
 	static char want[4096];
