@@ -13,6 +13,7 @@
 #                  secret is wrong, nothing from inside.
 # Also: the committed expectations still agree with tshark (when tshark is there).
 . "$(dirname "$0")/lib.sh"
+export PYTHONDONTWRITEBYTECODE=1
 
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
