@@ -67,6 +67,10 @@ SESSIONS = {
     "py_implicit_tls12_expired_ecdsa": dict(mode="implicit", cert="expired", sni="wrong.lab.test", max="1.2",
                                             ciphers="ECDHE-ECDSA-AES256-GCM-SHA384", client="python",
                                             auth="LOGIN"),
+    "exim_starttls_tls13": dict(mode="starttls", server="exim", cert="mail", sni="mail.lab.test", client="python",
+                                auth="PLAIN"),
+    "exim_implicit_tls12": dict(mode="implicit", server="exim", cert="mail", sni="smtp.lab.test", client="python",
+                                client_max="1.2", auth="LOGIN"),
     "curl_starttls_tls13": dict(mode="starttls", cert="mail", sni="mail.lab.test", client="curl", auth="PLAIN"),
     "curl_implicit_tls12_aes256gcm": dict(mode="implicit", cert="mail", sni="smtp.lab.test", max="1.2",
                                           ciphers="ECDHE-RSA-AES256-GCM-SHA384", client="curl", auth="LOGIN"),
@@ -233,7 +237,40 @@ Ciphersuites = %s
 """
 
 
+EXIM_CONF = "/etc/exim4/exim4.conf"  # first in Debian's exim search path; only while recording
+
+
+def start_exim(spec, inp, port, work):
+    """Exim (Debian's exim4-daemon-light, GnuTLS) on 127.0.0.1:587 (STARTTLS) and :465
+    (tls_on_connect), config scripts/tls_lab_exim.conf, accepting mail for dest.lab.test
+    from the one account. Its server-side key log (GnuTLS SSLKEYLOGFILE) stayed empty
+    here, so the client's key log is the session's."""
+    import shutil
+    if port not in (465, 587):
+        sys.exit("tls_lab: the Exim sessions use ports 587 and 465")
+    if os.path.exists(EXIM_CONF):
+        sys.exit("tls_lab: %s exists; not overwriting it" % EXIM_CONF)
+    os.chmod(work, 0o755)
+    for f in ("mail.chain.pem", "mail.key"):
+        shutil.copy(os.path.join(CERTS, f), os.path.join(work, f))
+    shutil.chown(os.path.join(work, "mail.key"), "Debian-exim")
+    open(EXIM_CONF, "w").write(open(os.path.join(HERE, "tls_lab_exim.conf")).read().replace("@DIR@", work))
+    env = dict(os.environ, LAB_USER=inp["user"], LAB_PASSWORD=inp["password"])
+    pidf = os.path.join(work, "exim.pid")
+    p = subprocess.Popen(["exim", "-bdf", "-oP", pidf], env=env, stdout=subprocess.DEVNULL,
+                         stderr=open(os.path.join(work, "server.err"), "w"))
+    for _ in range(100):
+        if not port_free(port):
+            return p
+        time.sleep(0.05)
+    p.kill()
+    os.unlink(EXIM_CONF)
+    sys.exit("tls_lab: exim did not start: %s" % open(os.path.join(work, "server.err")).read())
+
+
 def start_server(spec, inp, port, work):
+    if spec.get("server") == "exim":
+        return start_exim(spec, inp, port, work)
     env = dict(os.environ)
     env.pop("SSLKEYLOGFILE", None)
     if spec.get("tls13"):
@@ -281,6 +318,8 @@ def client_ctx(keylog):
 
 def python_client(spec, inp, port, keylog):
     ctx = client_ctx(keylog)
+    if spec.get("client_max") == "1.2":
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     if spec["mode"] == "starttls":
         s = LabSMTP(spec["sni"], port, local_hostname=inp["helo"], timeout=10)
         s.ehlo(inp["helo"])
@@ -319,6 +358,12 @@ def curl_client(spec, inp, port, keylog, work):
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=20)
     if r.returncode:
         sys.exit("tls_lab: curl failed (%d): %s" % (r.returncode, r.stderr))
+
+
+def exim_version():
+    out = run(["exim", "-bV"])
+    gnutls = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "libgnutls30"], capture_output=True, text=True).stdout
+    return "%s (Debian exim4-daemon-light), GnuTLS %s" % (out.splitlines()[0].split(" #")[0], gnutls)
 
 
 def curl_version():
@@ -412,10 +457,13 @@ def record_once(name, spec, out, port=None):
         finally:
             srv.terminate()
             srv.wait(10)
+            if spec.get("server") == "exim" and os.path.exists(EXIM_CONF):
+                os.unlink(EXIM_CONF)
     import aiosmtpd
     meta = dict(name=name, port=port, inputs=inp, **spec)
     meta["software"] = {
-        "server": "aiosmtpd %s, Python %s, %s" % (aiosmtpd.__version__, sys.version.split()[0], ssl.OPENSSL_VERSION),
+        "server": (exim_version() if spec.get("server") == "exim" else
+                   "aiosmtpd %s, Python %s, %s" % (aiosmtpd.__version__, sys.version.split()[0], ssl.OPENSSL_VERSION)),
         "client": ("Python %s smtplib, %s" % (sys.version.split()[0], ssl.OPENSSL_VERSION)
                    if spec["client"] == "python" else curl_version()),
     }
@@ -456,8 +504,13 @@ def lab(out):
     if not os.path.exists(os.path.join(CERTS, "mail.key")):
         make_certs(CERTS)
     os.makedirs(out, exist_ok=True)
-    for n, spec in SESSIONS.items():
-        record(n, spec, out)
+    import shutil
+    names = [n for n, spec in SESSIONS.items() if spec.get("server") != "exim" or shutil.which("exim")]
+    for n in SESSIONS:
+        if n not in names:
+            print("tls_lab: %s skipped (no exim; apt-get install exim4-daemon-light, record, remove it)" % n)
+    for n in names:
+        record(n, SESSIONS[n], out)
     for n in WRONG:
         for k, _, _ in WRONG[n]:
             if k.endswith(".flipped.keys"):
@@ -465,7 +518,7 @@ def lab(out):
     dsb = os.path.join(out, DSB + ".dsb.pcapng")
     run(["editcap", "--inject-secrets", "tls," + os.path.join(out, DSB + ".keys"), os.path.join(out, DSB + ".pcap"),
          dsb])
-    for n in SESSIONS:
+    for n in names:
         extra = []
         for k, st, an in WRONG.get(n, []):
             extra += ["--wrong", "%s:%s:%s" % (k, st, an)]

@@ -14,6 +14,7 @@
 # python3-aiosmtpd (/usr/bin/python3); a missing one is a failure, not a skip
 # (scripts/deps.sh installs them; CI runs as root).
 . "$(dirname "$0")/lib.sh"
+export PYTHONDONTWRITEBYTECODE=1
 
 PY=/usr/bin/python3
 need_ok=1

@@ -59,7 +59,7 @@ def tls_fields(tag, s, tls, cert_expected):
               "tls_client_versions", "ja4", "ja4s", "tls_records", "tls_hello_retry"):
         if k in tls:
             eq(tag, k, s.get(k), tls[k])
-        elif k in ("tls_group", "tls_alpn", "tls_client_alpn", "tls_hello_retry"):
+        elif k in ("tls_group", "tls_alpn", "tls_client_alpn", "tls_hello_retry", "tls_client_versions", "tls_sni"):
             ok("%s: no %s (none on the wire)" % (tag, k), k not in s, "got %s" % show(s.get(k)))
     cert_fields(tag, s, cert_expected)
 

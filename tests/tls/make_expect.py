@@ -340,11 +340,12 @@ def tls_facts(t, meta):
         "tls_version": s["version_names"][0] if s["version_names"] else
         {0x0303: "TLS 1.2", 0x0302: "TLS 1.1", 0x0301: "TLS 1.0", 0x0300: "SSL 3.0"}[s["legacy_version"]],
         "tls_cipher": s["suite_names"][0],
-        "tls_client_versions": c["version_names"],
         "ja4": ja4(c),
         "ja4s": ja4s(s),
         "tls_records": t["records"],
     }
+    if c["version_names"]:
+        out["tls_client_versions"] = c["version_names"]
     if c["sni"]:
         out["tls_sni"] = c["sni"]
     if s["group"]:
