@@ -292,7 +292,10 @@ static void client_line(struct out_text *t, const struct event *ev)
 	case SMTP_LINE_COMMAND:
 	case SMTP_LINE_AUTH:
 		prefix(t, ev, true);
-		sbuf_adds(&t->buf, inner(ev) ? "C>> " : "C> ");
+		if (inner(ev)) /* inline appends of known lengths: this runs per line */
+			sbuf_add(&t->buf, "C>> ", 4);
+		else
+			sbuf_add(&t->buf, "C> ", 3);
 		if (l->secret_off < l->n && !t->o.show_secrets) {
 			esc_tty(&t->buf, l->p, l->secret_off);
 			sbuf_add(&t->buf, "********", 8);
@@ -313,7 +316,10 @@ static void reply_lines(struct out_text *t, const struct event *ev)
 	for (size_t i = 0; i < r->n_lines; i++) {
 		prefix(t, ev, i == 0);
 		color(t, reply_color(r->code));
-		sbuf_adds(&t->buf, inner(ev) ? "S<< " : "S< ");
+		if (inner(ev))
+			sbuf_add(&t->buf, "S<< ", 4);
+		else
+			sbuf_add(&t->buf, "S< ", 3);
 		esc_tty(&t->buf, r->lines[i].p, r->lines[i].n);
 		color(t, C_RESET);
 		if (i + 1 == r->n_lines) {
