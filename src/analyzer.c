@@ -666,6 +666,13 @@ static void app_close(struct analyzer *a, struct flow_app *app, const struct flo
 	if (app) {
 		if (app->probe)
 			probe_free(app->probe);
+		if (app->smtp && app->tls && !app->tls_log_off) {
+			/* -i: the flow ended before a re-read of the key logs found its
+			 * secrets (re-reads are at most every TLS_REREAD_US, a loopback
+			 * session is shorter): one last re-read and replay */
+			a->keys_reread_us = 0;
+			tls_retry(a, app);
+		}
 		if (app->smtp) {
 			if (app->tls) /* the TLS layer's anomalies are the session's too */
 				anom_merge(&app->smtp->anoms, &tls_conn_info(app->tls)->anoms);
