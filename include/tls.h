@@ -97,7 +97,9 @@ struct tls_info {
 	uint16_t group;                          /* TLS 1.3 key_share group, 0 unknown */
 	char ja4[40];                            /* FoxIO JA4 of the ClientHello ("" if none) */
 	char ja4s[40];                           /* JA4S of the ServerHello ("" if none) */
-	struct tls_cert certs[TLS_CERTS_MAX];    /* server chain, leaf first (TLS <= 1.2, or 1.3 decrypted) */
+	struct tls_cert *certs;                  /* server chain, leaf first (TLS <= 1.2, or 1.3 decrypted):
+	                                            TLS_CERTS_MAX entries allocated at the first Certificate
+	                                            message (~8 KiB each), NULL before; n_certs are valid */
 	unsigned n_certs;                        /* stored */
 	unsigned n_certs_total;                  /* in the Certificate message */
 	bool cert_seen;                          /* a Certificate message was parsed */

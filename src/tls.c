@@ -743,6 +743,8 @@ static void parse_certificate(struct tls_conn *c, int dir, const uint8_t *p, siz
 	in->cert_seen = true;
 	in->n_certs = 0;
 	in->n_certs_total = 0;
+	if (!in->certs) /* only now: most flows never get here, and a chain is ~130 KiB */
+		in->certs = calloc(TLS_CERTS_MAX, sizeof *in->certs);
 	while (l.n) {
 		struct rd der = rd_sub(&l, rd_u24(&l));
 		if (l.bad) {
@@ -757,7 +759,7 @@ static void parse_certificate(struct tls_conn *c, int dir, const uint8_t *p, siz
 			}
 		}
 		in->n_certs_total++;
-		if (in->n_certs < TLS_CERTS_MAX) {
+		if (in->certs && in->n_certs < TLS_CERTS_MAX) {
 			struct tls_cert *ct = &in->certs[in->n_certs++];
 			parse_cert(ct, der.p, der.n);
 			if (ct->parse_error)
@@ -1311,5 +1313,6 @@ void tls_conn_free(struct tls_conn *c)
 		cfree(c->tls12_pending[i]);
 	}
 	free(c->plain);
+	free(c->info.certs);
 	free(c);
 }

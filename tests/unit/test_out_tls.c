@@ -15,6 +15,7 @@
 
 static struct flow_info fi;
 static struct tls_info ti;
+static struct tls_cert ti_certs[TLS_CERTS_MAX]; /* ti.certs points here */
 
 static void noop_data(void *u, int dir, const uint8_t *p, size_t n, uint64_t ts)
 {
@@ -24,6 +25,8 @@ static void noop_data(void *u, int dir, const uint8_t *p, size_t n, uint64_t ts)
 static void fill(void)
 {
 	memset(&ti, 0, sizeof ti);
+	memset(ti_certs, 0, sizeof ti_certs);
+	ti.certs = ti_certs;
 	ti.client.seen = ti.server.seen = true;
 	ti.version = 0x0304;
 	ti.cipher = 0x1302;
@@ -127,6 +130,8 @@ static void test_json(void)
 	free(o);
 	/* what is unknown is absent: no ServerHello, TLS 1.2, no SNI/ALPN/cert */
 	memset(&ti, 0, sizeof ti);
+	memset(ti_certs, 0, sizeof ti_certs);
+	ti.certs = ti_certs;
 	ti.client.seen = true;
 	ti.version = 0;
 	ti.group = 0x001d;
